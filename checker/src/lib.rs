@@ -1,1 +1,20 @@
-//! placeholder
+//! # klp-checker: the `klpcheck` command
+//!
+//! Loads scenarios, runs a search engine over the livepatch model of
+//! `klp-model`, judges each property against the scenario's expectations and
+//! prints the report (`klp-reports`). The binary (`main.rs`) only maps the
+//! outcome to an exit code:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | every scenario met its expectations |
+//! | 1 | some expectation failed (a counterexample was printed) |
+//! | 2 | usage error or invalid input |
+//! | 3 | incomplete search, with `--fail-on-incomplete` |
+
+pub mod check;
+pub mod cli;
+pub mod engines;
+pub mod list;
+pub mod load;
+pub mod run;

@@ -1,0 +1,109 @@
+//! Running a search engine on a model and collecting what every engine
+//! reports the same way.
+
+use std::time::{Duration, Instant};
+
+use klp_model::{Action, KlpModel};
+use stateright::{Checker, HasDiscoveries, Model};
+
+/// Which search runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineKind {
+    /// stateright's breadth-first checker.
+    #[value(name = "stateright-bfs")]
+    StaterightBfs,
+    /// stateright's depth-first checker.
+    #[value(name = "stateright-dfs")]
+    StaterightDfs,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::StaterightBfs => "stateright-bfs",
+            EngineKind::StaterightDfs => "stateright-dfs",
+        }
+    }
+}
+
+/// Search bounds.
+#[derive(Debug, Clone, Default)]
+pub struct Bounds {
+    pub threads: usize,
+    pub max_states: Option<u64>,
+    pub timeout: Option<Duration>,
+    pub symmetry: bool,
+}
+
+/// What an engine found, engine-independent.
+pub struct Outcome {
+    pub complete: bool,
+    pub incomplete_reason: Option<String>,
+    pub states: u64,
+    pub unique_states: u64,
+    pub max_depth: u64,
+    pub seconds: f64,
+    /// Per property (indexed like `model.properties()`): the path of actions
+    /// from boot to the discovery (a counterexample for `always`, an example
+    /// for `sometimes`).
+    pub discoveries: Vec<Option<Vec<Action>>>,
+}
+
+/// Runs stateright's BFS or DFS checker over the whole reachable space (it
+/// never stops early on discoveries, so state counts are comparable).
+pub fn run_stateright(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Outcome {
+    let props = model.properties();
+    let start = Instant::now();
+    let mut builder = model
+        .clone()
+        .checker()
+        .threads(bounds.threads.max(1))
+        .finish_when(HasDiscoveries::AnyOf(Default::default()));
+    if let Some(n) = bounds.max_states {
+        builder = builder.target_state_count(n as usize);
+    }
+    if let Some(t) = bounds.timeout {
+        builder = builder.timeout(t);
+    }
+    if bounds.symmetry && kind == EngineKind::StaterightDfs {
+        builder = builder.symmetry();
+    }
+    let (states, unique, depth, found) = match kind {
+        EngineKind::StaterightBfs => collect(builder.spawn_bfs().join(), &props),
+        EngineKind::StaterightDfs => collect(builder.spawn_dfs().join(), &props),
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let timed_out = bounds.timeout.is_some_and(|t| start.elapsed() >= t);
+    let hit_max = bounds.max_states.is_some_and(|n| states >= n);
+    let incomplete_reason = if hit_max {
+        Some(format!("--max-states {} reached", bounds.max_states.unwrap_or(0)))
+    } else if timed_out {
+        Some(format!("--timeout {}s reached", bounds.timeout.map(|t| t.as_secs()).unwrap_or(0)))
+    } else {
+        None
+    };
+    Outcome {
+        complete: incomplete_reason.is_none(),
+        incomplete_reason,
+        states,
+        unique_states: unique,
+        max_depth: depth,
+        seconds,
+        discoveries: found,
+    }
+}
+
+type Collected = (u64, u64, u64, Vec<Option<Vec<Action>>>);
+
+fn collect<C: Checker<KlpModel>>(checker: C, props: &[stateright::Property<KlpModel>]) -> Collected {
+    let found = props
+        .iter()
+        .map(|p| checker.discovery(p.name).map(|path| path.into_actions()))
+        .collect();
+    (
+        checker.state_count() as u64,
+        checker.unique_state_count() as u64,
+        checker.max_depth() as u64,
+        found,
+    )
+}

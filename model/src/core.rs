@@ -1,0 +1,323 @@
+//! core.c: enabling, disabling, forcing, replacing and freeing patches, and
+//! the livepatch side of loading and unloading modules.
+
+use crate::errno::{EBUSY, EINVAL};
+use crate::event::{Event, EventSink, ModState};
+use crate::kernel::Kernel;
+use crate::klp_state::klp_is_patch_compatible;
+use crate::scenario::{ObjId, PatchId, VMLINUX};
+use crate::state::{KlpState, Life, PatchRec};
+
+/// Module parameters given on insmod (the kernel's test modules read them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct InsmodParams {
+    /// `replace=` of test_klp_atomic_replace / test_klp_callbacks_demo2.
+    pub replace: Option<bool>,
+    /// `pre_patch_ret=` of test_klp_callbacks_demo.
+    pub pre_patch_ret: Option<u8>,
+}
+
+impl<E: EventSink> Kernel<'_, E> {
+    /// core.c:klp_enable_patch — insmod of a livepatch module: its module_init
+    /// calls this, and its return value decides whether the load succeeds.
+    /// Checks compatibility (-EINVAL), takes the module reference, builds a new
+    /// `struct klp_patch` (klp_init_patch: nops for a replace patch, then
+    /// `list_add_tail` on klp_patches) and enables it. On failure the patch is
+    /// taken off the list again and the module load fails.
+    pub fn klp_enable_patch(&mut self, p: PatchId, params: InsmodParams) -> Result<(), u8> {
+        let def = &self.sc.patches[p as usize];
+        let replace = params.replace.unwrap_or(def.replace);
+        if !klp_is_patch_compatible(self.sc, self.s, p, replace) {
+            self.emit(|| Event::Incompatible(p));
+            self.emit(|| Event::LoadErrorPatch(p, EINVAL));
+            return Err(EINVAL);
+        }
+        let saved = self.s.patch(p).clone();
+        // klp_init_patch_early: a fresh instance.
+        *self.s.patch_mut(p) = PatchRec {
+            life: Life::Listed,
+            loads: saved.loads + 1,
+            replace,
+            pre_patch_ret: params.pre_patch_ret.unwrap_or(def.pre_patch_ret),
+            ever_replaced: saved.ever_replaced,
+            ..PatchRec::unloaded()
+        };
+        if replace {
+            self.klp_add_nops(p);
+        }
+        // klp_init_object -> klp_find_object_module: obj->mod for loaded,
+        // klp_alive modules.
+        let mut obj_mod = 0;
+        for obj in self.objects_of(p) {
+            if obj != VMLINUX && self.s.modules_loaded & (1 << obj) != 0 {
+                obj_mod |= 1 << obj;
+            }
+        }
+        self.s.patch_mut(p).obj_mod = obj_mod;
+        self.s.klp_patches.push(p);
+        match self.__klp_enable_patch(p) {
+            Ok(()) => Ok(()),
+            Err(errno) => {
+                // err: klp_free_patch_start + klp_free_patch_finish (module_put).
+                self.s.klp_patches.retain(|&q| q != p);
+                *self.s.patch_mut(p) = saved;
+                self.emit(|| Event::LoadErrorPatch(p, errno));
+                Err(errno)
+            }
+        }
+    }
+
+    /// core.c:__klp_enable_patch — -EBUSY while a transition runs; otherwise
+    /// init the transition, pre_patch + patch each loaded object in turn (the
+    /// first failure cancels), start the transition and try to complete it.
+    fn __klp_enable_patch(&mut self, p: PatchId) -> Result<(), u8> {
+        if self.s.klp_transition_patch.is_some() {
+            return Err(EBUSY);
+        }
+        if self.s.patch(p).enabled {
+            return Err(EINVAL);
+        }
+        self.emit(|| Event::Enabling(p));
+        self.klp_init_transition(p, KlpState::Patched);
+        for obj in self.objects_of(p) {
+            if !self.klp_is_object_loaded(p, obj) {
+                continue;
+            }
+            let ret = self.klp_pre_patch_callback(p, obj, ModState::Live);
+            if ret != 0 {
+                self.emit(|| Event::PrePatchFailed(p, obj));
+                self.emit(|| Event::EnableFailed(p));
+                self.klp_cancel_transition();
+                return Err(ret);
+            }
+            self.klp_patch_object(p, obj);
+        }
+        self.klp_start_transition();
+        self.s.patch_mut(p).enabled = true;
+        self.klp_try_complete_transition();
+        Ok(())
+    }
+
+    /// core.c:klp_add_nops — for every func of every patch already on
+    /// klp_patches that the new replace patch does not patch, add a nop func
+    /// (in a dynamic object when the patch has no such object).
+    fn klp_add_nops(&mut self, p: PatchId) {
+        let mine = self.sc.patches[p as usize].funcs_mask;
+        let mut nops = 0;
+        for &old in &self.s.klp_patches {
+            nops |= self.all_funcs_of(old) & !mine;
+        }
+        self.s.patch_mut(p).nops = nops;
+    }
+
+    /// core.c:enabled_store — `echo 0|1 > /sys/kernel/livepatch/P/enabled`:
+    /// -EINVAL for the current value; reverse the transition of the
+    /// transition patch; disable on 0; -EINVAL for re-enabling (since 5.1).
+    pub fn enabled_store(&mut self, p: PatchId, enabled: bool) -> Result<(), u8> {
+        let result = if self.s.patch(p).enabled == enabled {
+            Err(EINVAL)
+        } else if self.s.klp_transition_patch == Some(p) {
+            self.klp_reverse_transition();
+            Ok(())
+        } else if !enabled {
+            self.__klp_disable_patch(p)
+        } else {
+            Err(EINVAL)
+        };
+        if let Err(errno) = result {
+            self.emit(|| Event::WriteError { patch: p, attr: "enabled", errno });
+        }
+        result
+    }
+
+    /// core.c:__klp_disable_patch — -EBUSY while a transition runs; otherwise
+    /// init the unpatching transition, pre_unpatch each patched object, start,
+    /// clear `enabled`, try to complete.
+    fn __klp_disable_patch(&mut self, p: PatchId) -> Result<(), u8> {
+        if !self.s.patch(p).enabled {
+            return Err(EINVAL);
+        }
+        if self.s.klp_transition_patch.is_some() {
+            return Err(EBUSY);
+        }
+        self.klp_init_transition(p, KlpState::Unpatched);
+        for obj in self.objects_of(p) {
+            if self.s.patch(p).obj_patched & (1 << obj) != 0 {
+                self.klp_pre_unpatch_callback(p, obj, ModState::Live);
+            }
+        }
+        self.klp_start_transition();
+        self.s.patch_mut(p).enabled = false;
+        self.klp_try_complete_transition();
+        Ok(())
+    }
+
+    /// core.c:force_store — `echo 1 > .../force`: -EINVAL unless `p` is the
+    /// transition patch; otherwise klp_force_transition.
+    pub fn force_store(&mut self, p: PatchId) -> Result<(), u8> {
+        if self.s.klp_transition_patch != Some(p) {
+            self.emit(|| Event::WriteError { patch: p, attr: "force", errno: EINVAL });
+            return Err(EINVAL);
+        }
+        self.klp_force_transition();
+        Ok(())
+    }
+
+    /// core.c:klp_unpatch_replaced_patches — every patch in front of `new`
+    /// loses `enabled` and its funcs, with no callback.
+    pub fn klp_unpatch_replaced_patches(&mut self, new: PatchId) {
+        for old in self.s.klp_patches.clone() {
+            if old == new {
+                break;
+            }
+            self.s.patch_mut(old).enabled = false;
+            self.klp_unpatch_objects(old);
+            let rec = self.s.patch_mut(old);
+            rec.retired = true;
+            rec.replaced = true;
+            rec.ever_replaced = true;
+        }
+    }
+
+    /// core.c:klp_discard_nops — pop the nops, free the dynamic objects.
+    pub fn klp_discard_nops(&mut self, p: PatchId) {
+        self.klp_unpatch_nops(p);
+    }
+
+    /// core.c:klp_free_patch_async — `list_del` from klp_patches now, the
+    /// rest (sysfs removal, module_put) in `free_work` later.
+    pub fn klp_free_patch_async(&mut self, p: PatchId) {
+        self.s.klp_patches.retain(|&q| q != p);
+        let rec = self.s.patch_mut(p);
+        rec.life = Life::Freeing;
+        rec.obj_mod = 0;
+    }
+
+    /// core.c:klp_free_replaced_patches_async — free every other patch.
+    pub fn klp_free_replaced_patches_async(&mut self, new: PatchId) {
+        for old in self.s.klp_patches.clone() {
+            if old != new {
+                self.klp_free_patch_async(old);
+            }
+        }
+    }
+
+    /// core.c:klp_free_patch_finish (the `free_work`) — the sysfs directory
+    /// goes away and the module reference is dropped unless the patch was
+    /// forced.
+    pub fn klp_free_patch_finish(&mut self, p: PatchId) {
+        let rec = self.s.patch_mut(p);
+        rec.life = Life::Freed;
+        let module_put = !rec.forced;
+        self.emit(|| Event::PatchFreed { patch: p, module_put });
+    }
+
+    /// kernel/module: `rmmod` of a livepatch module — only when its
+    /// refcount is 0: the patch was freed and not forced. Then module_exit
+    /// runs (whatever the author put there) and the module is gone.
+    pub fn rmmod_livepatch(&mut self, p: PatchId) -> Result<(), u8> {
+        let rec = self.s.patch(p);
+        if rec.life != Life::Freed || rec.forced {
+            self.emit(|| Event::UnloadErrorPatch(p));
+            return Err(EBUSY);
+        }
+        let exit = self.sc.patches[p as usize].module_exit.clone();
+        self.run_effects(p, None, &exit);
+        let rec = self.s.patch_mut(p);
+        rec.life = Life::Unloaded;
+        rec.enabled = false;
+        rec.nops = 0;
+        rec.obj_patched = 0;
+        rec.obj_mod = 0;
+        rec.post_unpatch_enabled = 0;
+        rec.cb_open = 0;
+        self.emit(|| Event::ModuleGone(p));
+        Ok(())
+    }
+
+    /// core.c:klp_module_coming — a target module loads: for every patch on
+    /// klp_patches (in order) with an object for it: set obj->mod, pre_patch,
+    /// patch the object, and post_patch unless the patch is in transition
+    /// (completion runs that). A failing pre_patch refuses the module and
+    /// undoes the patches before it. Then the module's init runs.
+    pub fn klp_module_coming(&mut self, m: ObjId) -> Result<(), u8> {
+        self.in_module_notifier = true;
+        self.s.modules_loaded |= 1 << m;
+        let mut failed = None;
+        for p in self.s.klp_patches.clone() {
+            if !self.objects_of(p).contains(&m) {
+                continue;
+            }
+            self.s.patch_mut(p).obj_mod |= 1 << m;
+            self.emit(|| Event::ModuleApply(p, m));
+            let ret = self.klp_pre_patch_callback(p, m, ModState::Coming);
+            if ret != 0 {
+                self.emit(|| Event::PrePatchFailed(p, m));
+                failed = Some((p, ret));
+                break;
+            }
+            self.klp_patch_object(p, m);
+            if self.s.klp_transition_patch != Some(p) {
+                self.klp_post_patch_callback(p, m, ModState::Coming);
+            }
+        }
+        let result = match failed {
+            None => {
+                if self.sc.objects[m as usize].logs {
+                    self.emit(|| Event::ModInit(m));
+                }
+                Ok(())
+            }
+            Some((p, ret)) => {
+                self.emit(|| Event::ModuleRefused(p, m));
+                self.s.modules_loaded &= !(1 << m);
+                self.s.patch_mut(p).obj_mod &= !(1 << m);
+                self.klp_cleanup_module_patches_limited(m, Some(p), ModState::Coming);
+                self.emit(|| Event::LoadErrorModule(m, ret));
+                Err(ret)
+            }
+        };
+        self.in_module_notifier = false;
+        result
+    }
+
+    /// core.c:klp_module_going — a target module unloads: its exit function
+    /// has run; klp_alive is cleared and every patch is reverted on it.
+    pub fn klp_module_going(&mut self, m: ObjId) {
+        self.in_module_notifier = true;
+        if self.sc.objects[m as usize].logs {
+            self.emit(|| Event::ModExit(m));
+        }
+        self.s.modules_loaded &= !(1 << m);
+        self.klp_cleanup_module_patches_limited(m, None, ModState::Going);
+        self.emit(|| Event::TargetGone(m));
+        self.in_module_notifier = false;
+    }
+
+    /// core.c:klp_cleanup_module_patches_limited — for each patch before
+    /// `limit` with an object for `m`: pre_unpatch (not for the transition
+    /// patch), unpatch, post_unpatch (gated), forget obj->mod.
+    fn klp_cleanup_module_patches_limited(&mut self, m: ObjId, limit: Option<PatchId>, ms: ModState) {
+        for p in self.s.klp_patches.clone() {
+            if Some(p) == limit {
+                break;
+            }
+            if !self.objects_of(p).contains(&m) {
+                continue;
+            }
+            if self.s.klp_transition_patch != Some(p) {
+                self.klp_pre_unpatch_callback(p, m, ms);
+            }
+            self.emit(|| Event::ModuleRevert(p, m));
+            self.klp_unpatch_object(p, m);
+            self.klp_post_unpatch_callback(p, m, ms);
+            self.s.patch_mut(p).obj_mod &= !(1 << m);
+        }
+    }
+
+    /// Whether a task runs code of target module `m` (its exit would wait).
+    pub fn module_code_in_use(&self, m: ObjId) -> bool {
+        let funcs = self.sc.object_funcs_mask(m);
+        self.s.tasks.iter().any(|t| t.frames.iter().any(|f| funcs & (1 << f.func) != 0))
+    }
+}

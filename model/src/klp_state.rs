@@ -1,0 +1,36 @@
+//! state.c: system state ids and versions (v5.5+).
+
+use crate::event::EventSink;
+use crate::kernel::Kernel;
+use crate::scenario::{PatchId, Scenario};
+use crate::state::State;
+
+impl<E: EventSink> Kernel<'_, E> {
+    /// state.c:klp_get_prev_state — during a transition, whether some patch in
+    /// front of `klp_transition_patch` on `klp_patches` carries state `id`
+    /// (the kernel returns the last one). Outside a transition it WARNs and
+    /// returns NULL.
+    pub fn klp_get_prev_state(&self, id: u64) -> bool {
+        let Some(tp) = self.s.klp_transition_patch else {
+            return false;
+        };
+        self.s
+            .klp_patches
+            .iter()
+            .take_while(|&&p| p != tp)
+            .any(|&p| self.sc.patches[p as usize].state_version(id).is_some())
+    }
+}
+
+/// state.c:klp_is_patch_compatible — for every state of every patch on
+/// `klp_patches`, the new patch must carry it with a version at least as
+/// high; a non-replace patch may lack it (klp_is_state_compatible).
+pub fn klp_is_patch_compatible(sc: &Scenario, s: &State, p: PatchId, replace: bool) -> bool {
+    let new = &sc.patches[p as usize];
+    s.klp_patches.iter().all(|&old| {
+        sc.patches[old as usize].states.iter().all(|&(id, version)| match new.state_version(id) {
+            None => !replace,
+            Some(v) => v >= version,
+        })
+    })
+}

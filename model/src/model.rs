@@ -1,0 +1,221 @@
+//! The scenario as a `stateright::Model`: which actions the search may take
+//! in a state, and the step function.
+
+use std::sync::Arc;
+
+use stateright::{Model, Property, Representative};
+
+use crate::action::Action;
+use crate::core::InsmodParams;
+use crate::event::{Event, EventSink, NoEvents};
+use crate::kernel::Kernel;
+use crate::properties::{Kind, PROPERTIES};
+use crate::scenario::{FuncId, Scenario};
+use crate::state::{Life, State};
+
+/// A compiled scenario ready to be checked.
+#[derive(Clone)]
+pub struct KlpModel {
+    pub sc: Arc<Scenario>,
+}
+
+impl KlpModel {
+    pub fn new(sc: Scenario) -> KlpModel {
+        KlpModel { sc: Arc::new(sc) }
+    }
+
+    /// The state at boot.
+    pub fn boot(&self) -> State {
+        State::boot(&self.sc, self.sc.tasks.count as usize)
+    }
+
+    /// Runs one action and returns the next state with the events it printed.
+    pub fn step_with_events(&self, s: &State, a: &Action) -> (State, Vec<Event>) {
+        let mut events = Vec::new();
+        let next = step(&self.sc, s, a, &mut events);
+        (next, events)
+    }
+}
+
+/// The step function: one action, atomically, from `s`.
+pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> State {
+    use crate::errno::{EBUSY, EEXIST};
+    let mut next = s.clone();
+    let mut k = Kernel::new(sc, &mut next, ev);
+    match *a {
+        Action::Insmod(p, params) => {
+            if k.s.patch(p).module_loaded() {
+                k.emit(|| Event::LoadErrorPatch(p, EEXIST));
+            } else {
+                let _ = k.klp_enable_patch(p, params);
+            }
+        }
+        Action::WriteEnabled(p, v) => {
+            if k.s.patch(p).has_sysfs_dir() {
+                let _ = k.enabled_store(p, v);
+            } else {
+                k.emit(|| Event::WriteError { patch: p, attr: "enabled", errno: 2 });
+            }
+        }
+        Action::WriteForce(p) => {
+            if k.s.patch(p).has_sysfs_dir() {
+                let _ = k.force_store(p);
+            } else {
+                k.emit(|| Event::WriteError { patch: p, attr: "force", errno: 2 });
+            }
+        }
+        Action::Rmmod(p) => {
+            if k.s.patch(p).module_loaded() {
+                let _ = k.rmmod_livepatch(p);
+            }
+        }
+        Action::SetPrePatchRet(p, v) => k.s.patch_mut(p).pre_patch_ret = v,
+        Action::FreeWork(p) => {
+            if k.s.patch(p).life == Life::Freeing {
+                k.klp_free_patch_finish(p);
+            }
+        }
+        Action::TransitionWork => {
+            k.klp_try_complete_transition();
+        }
+        Action::LoadModule(m) => {
+            if k.s.modules_loaded & (1 << m) != 0 {
+                k.emit(|| Event::LoadErrorModule(m, EEXIST));
+            } else {
+                let _ = k.klp_module_coming(m);
+            }
+        }
+        Action::UnloadModule(m) => {
+            if k.s.modules_loaded & (1 << m) == 0 {
+            } else if k.module_code_in_use(m) {
+                k.emit(|| Event::LoadErrorModule(m, EBUSY));
+            } else {
+                k.klp_module_going(m);
+            }
+        }
+        Action::Call { task, func } => k.task_call(task as usize, func),
+        Action::Return { task } => k.task_return(task as usize),
+    }
+    next
+}
+
+/// The functions task `t` may call next (none at its depth bound, none of an
+/// unloaded module).
+fn callable(sc: &Scenario, s: &State, t: usize) -> u64 {
+    let frames = &s.tasks[t].frames;
+    if frames.len() >= sc.tasks.max_depth as usize {
+        return 0;
+    }
+    let candidates = match frames.last() {
+        None => sc.tasks.entry,
+        Some(fr) => sc.tasks.calls[fr.func as usize],
+    };
+    let mut loaded = 0u64;
+    for f in crate::kernel::bits(candidates) {
+        if s.modules_loaded & (1 << sc.funcs[f as usize].obj) != 0 {
+            loaded |= 1 << f;
+        }
+    }
+    loaded
+}
+
+impl Model for KlpModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        vec![self.boot()]
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        let sc = &*self.sc;
+        let admin = &sc.admin;
+        for (i, rec) in s.patches.iter().enumerate() {
+            let p = i as u8;
+            if !rec.module_loaded() && rec.loads < admin.max_loads[i] {
+                actions.push(Action::Insmod(p, InsmodParams::default()));
+            }
+            if rec.has_sysfs_dir() {
+                if admin.disable {
+                    actions.push(Action::WriteEnabled(p, false));
+                }
+                if admin.enable {
+                    actions.push(Action::WriteEnabled(p, true));
+                }
+                if admin.force {
+                    actions.push(Action::WriteForce(p));
+                }
+            }
+            if admin.rmmod && rec.module_loaded() {
+                actions.push(Action::Rmmod(p));
+            }
+            if rec.life == Life::Freeing {
+                actions.push(Action::FreeWork(p));
+            }
+        }
+        if s.klp_transition_patch.is_some() {
+            actions.push(Action::TransitionWork);
+        }
+        for (i, _) in sc.objects.iter().enumerate().skip(1) {
+            let m = i as u8;
+            let loaded = s.modules_loaded & (1 << m) != 0;
+            if !loaded && admin.target_load & (1 << m) != 0 {
+                actions.push(Action::LoadModule(m));
+            }
+            if loaded && admin.target_unload & (1 << m) != 0 {
+                actions.push(Action::UnloadModule(m));
+            }
+        }
+        for t in 0..s.tasks.len() {
+            for f in crate::kernel::bits(callable(sc, s, t)) {
+                actions.push(Action::Call { task: t as u8, func: f as FuncId });
+            }
+            if !s.tasks[t].frames.is_empty() {
+                actions.push(Action::Return { task: t as u8 });
+            }
+        }
+    }
+
+    fn next_state(&self, s: &State, a: Action) -> Option<State> {
+        Some(step(&self.sc, s, &a, &mut NoEvents))
+    }
+
+    fn format_action(&self, a: &Action) -> String {
+        crate::describe::command(&self.sc, a)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        PROPERTIES
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let cond = CHECKS[i];
+                match p.kind {
+                    Kind::Always => Some(Property::always(p.id, cond)),
+                    Kind::Sometimes => Some(Property::sometimes(p.id, cond)),
+                    Kind::Eventually => None,
+                }
+            })
+            .collect()
+    }
+}
+
+/// stateright wants plain `fn(&Model, &State) -> bool`: one per property,
+/// each forwarding to the predicate at the same index of PROPERTIES.
+macro_rules! checks {
+    ($($i:literal),*) => {
+        [$(|m: &KlpModel, s: &State| (PROPERTIES[$i].check)(&m.sc, s)),*]
+    };
+}
+const CHECKS: [fn(&KlpModel, &State) -> bool; 14] = checks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
+
+/// Tasks are interchangeable: the canonical state sorts them.
+impl Representative for State {
+    fn representative(&self) -> Self {
+        let mut s = self.clone();
+        s.tasks.sort();
+        s
+    }
+}
+
+const _: () = assert!(CHECKS.len() == PROPERTIES.len());

@@ -1,0 +1,283 @@
+//! The properties, by stable id (design.md "Properties"). Each is a predicate
+//! over one state; the three that are about steps rather than states
+//! (callback order, replace results) are watched by monitors in the step
+//! function, which set a ghost bit in `State::violations`.
+
+use crate::kernel::{all_funcs_of, objects_of, funcs_of};
+use crate::klp_state::klp_is_patch_compatible;
+use crate::patch::klp_ftrace_handler;
+use crate::scenario::Scenario;
+use crate::state::{Impl, KlpState, Life, State};
+
+/// Ghost bits of `State::violations`.
+pub const V_ONLY_NEW_CALLBACKS: u32 = 1 << 0;
+pub const V_CALLBACK_PAIRING: u32 = 1 << 1;
+pub const V_REPLACE_LEAVES_ONLY_NEW: u32 = 1 << 2;
+
+/// stateright's three kinds of property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Always,
+    Sometimes,
+    Eventually,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Always => "always",
+            Kind::Sometimes => "sometimes",
+            Kind::Eventually => "eventually",
+        }
+    }
+}
+
+/// One property: id, kind, meaning, and its predicate (for `always`: must
+/// hold in every state; for `sometimes`: must hold in some state).
+pub struct PropertyInfo {
+    pub id: &'static str,
+    pub kind: Kind,
+    pub meaning: &'static str,
+    pub check: fn(&Scenario, &State) -> bool,
+}
+
+/// Every property the model checks, in report order.
+pub const PROPERTIES: &[PropertyInfo] = &[
+    PropertyInfo {
+        id: "single-transition",
+        kind: Kind::Always,
+        meaning: "at most one patch in transition; when none, every task is IDLE with TIF_PATCH_PENDING clear",
+        check: single_transition,
+    },
+    PropertyInfo {
+        id: "consistent-universe",
+        kind: Kind::Always,
+        meaning: "while a patch is in transition, every frame in a function it touches runs what klp_ftrace_handler would choose now for that task",
+        check: consistent_universe,
+    },
+    PropertyInfo {
+        id: "only-new-callbacks",
+        kind: Kind::Always,
+        meaning: "an atomic replace runs no callback of another patch (module notifiers aside), and a replaced patch never runs a callback again",
+        check: only_new_callbacks,
+    },
+    PropertyInfo {
+        id: "callback-pairing",
+        kind: Kind::Always,
+        meaning: "post_patch/post_unpatch only after a successful pre_patch not yet closed; pre_unpatch only on a patched object outside a patching transition",
+        check: callback_pairing,
+    },
+    PropertyInfo {
+        id: "replaced-never-reenabled",
+        kind: Kind::Always,
+        meaning: "a replaced patch instance, or one whose disable completed, is never enabled again",
+        check: replaced_never_reenabled,
+    },
+    PropertyInfo {
+        id: "replace-leaves-only-new",
+        kind: Kind::Always,
+        meaning: "right after a replace completes: klp_patches is [new], no nop remains, functions it does not patch have empty func_stacks",
+        check: replace_leaves_only_new,
+    },
+    PropertyInfo {
+        id: "stack-well-formed",
+        kind: Kind::Always,
+        meaning: "a func is on its func_stack iff its object is patched; stacks hold listed patches in klp_patches order",
+        check: stack_well_formed,
+    },
+    PropertyInfo {
+        id: "no-dangling-code",
+        kind: Kind::Always,
+        meaning: "no task runs, and no func_stack holds, code of an unloaded livepatch module or of an unloaded target module",
+        check: no_dangling_code,
+    },
+    PropertyInfo {
+        id: "forced-module-pinned",
+        kind: Kind::Always,
+        meaning: "the module of a forced patch is never unloaded",
+        check: forced_module_pinned,
+    },
+    PropertyInfo {
+        id: "states-compatible",
+        kind: Kind::Always,
+        meaning: "the enabled patches satisfy klp_is_patch_compatible pairwise in enable order",
+        check: states_compatible,
+    },
+    PropertyInfo {
+        id: "shadow-no-use-after-free",
+        kind: Kind::Always,
+        meaning: "patched code that uses a shadow variable never runs while the variable does not exist",
+        check: shadow_no_use_after_free,
+    },
+    PropertyInfo {
+        id: "code-requirements-met",
+        kind: Kind::Always,
+        meaning: "patched code runs only while the system modifications it needs are set and those it conflicts with are clear",
+        check: code_requirements_met,
+    },
+    PropertyInfo {
+        id: "replace-completes",
+        kind: Kind::Sometimes,
+        meaning: "vacuity witness: some atomic replace transition completes",
+        check: replace_completes,
+    },
+    PropertyInfo {
+        id: "replaced-patch-reloadable",
+        kind: Kind::Sometimes,
+        meaning: "witness: a patch that was replaced is loaded again and completes a replace, alone on klp_patches",
+        check: replaced_patch_reloadable,
+    },
+];
+
+/// Every valid property id (what a scenario's `expect` may name).
+pub const PROPERTY_IDS: &[&str] = &[
+    "single-transition",
+    "consistent-universe",
+    "only-new-callbacks",
+    "callback-pairing",
+    "replaced-never-reenabled",
+    "replace-leaves-only-new",
+    "stack-well-formed",
+    "no-dangling-code",
+    "forced-module-pinned",
+    "states-compatible",
+    "shadow-no-use-after-free",
+    "code-requirements-met",
+    "replace-completes",
+    "replaced-patch-reloadable",
+];
+
+pub fn property(id: &str) -> Option<&'static PropertyInfo> {
+    PROPERTIES.iter().find(|p| p.id == id)
+}
+
+fn single_transition(_: &Scenario, s: &State) -> bool {
+    let in_transition: Vec<usize> =
+        s.patches.iter().enumerate().filter(|(_, r)| r.transition).map(|(i, _)| i).collect();
+    match s.klp_transition_patch {
+        None => {
+            in_transition.is_empty()
+                && s.klp_target_state == KlpState::Idle
+                && s.tasks.iter().all(|t| t.patch_state == KlpState::Idle && !t.tif_patch_pending)
+        }
+        Some(tp) => {
+            s.klp_target_state != KlpState::Idle && in_transition.iter().all(|&i| i == tp as usize)
+        }
+    }
+}
+
+fn consistent_universe(sc: &Scenario, s: &State) -> bool {
+    let Some(tp) = s.klp_transition_patch else { return true };
+    let touched = all_funcs_of(sc, s, tp);
+    s.tasks.iter().all(|t| {
+        t.frames
+            .iter()
+            .filter(|fr| touched & (1 << fr.func) != 0)
+            .all(|fr| fr.code == klp_ftrace_handler(s, t.patch_state, fr.func))
+    })
+}
+
+fn only_new_callbacks(_: &Scenario, s: &State) -> bool {
+    s.violations & V_ONLY_NEW_CALLBACKS == 0
+}
+
+fn callback_pairing(_: &Scenario, s: &State) -> bool {
+    s.violations & V_CALLBACK_PAIRING == 0
+}
+
+fn replace_leaves_only_new(_: &Scenario, s: &State) -> bool {
+    s.violations & V_REPLACE_LEAVES_ONLY_NEW == 0
+}
+
+fn replaced_never_reenabled(_: &Scenario, s: &State) -> bool {
+    s.patches.iter().all(|r| !(r.retired && r.enabled))
+}
+
+fn stack_well_formed(sc: &Scenario, s: &State) -> bool {
+    for (p, rec) in s.patches.iter().enumerate() {
+        let p = p as u8;
+        let listed = s.list_pos(p).is_some();
+        for obj in objects_of(sc, s, p) {
+            let patched = rec.obj_patched & (1 << obj) != 0;
+            if patched && !listed {
+                return false;
+            }
+            for f in crate::kernel::bits(funcs_of(sc, s, p, obj)) {
+                if s.func_stacks[f as usize].contains(&p) != patched {
+                    return false;
+                }
+            }
+        }
+    }
+    s.func_stacks.iter().enumerate().all(|(f, stack)| {
+        let mut last_pos = None;
+        stack.iter().all(|&p| {
+            let Some(pos) = s.list_pos(p) else { return false };
+            let in_order = last_pos.is_none_or(|l| pos > l);
+            last_pos = Some(pos);
+            in_order && all_funcs_of(sc, s, p) & (1 << f) != 0
+        })
+    })
+}
+
+fn no_dangling_code(sc: &Scenario, s: &State) -> bool {
+    let code_present = |code: Impl| match code {
+        Impl::Original => true,
+        Impl::Patch { patch, load } => {
+            let r = s.patch(patch);
+            r.life != Life::Unloaded && r.loads == load
+        }
+    };
+    let func_present = |f: u8| s.modules_loaded & (1 << sc.funcs[f as usize].obj) != 0;
+    let frames_ok = s
+        .tasks
+        .iter()
+        .all(|t| t.frames.iter().all(|fr| code_present(fr.code) && func_present(fr.func)));
+    let stacks_ok = s.func_stacks.iter().enumerate().all(|(f, stack)| {
+        stack.is_empty() || (func_present(f as u8) && stack.iter().all(|&p| s.patch(p).life != Life::Unloaded))
+    });
+    frames_ok && stacks_ok
+}
+
+fn forced_module_pinned(_: &Scenario, s: &State) -> bool {
+    s.patches.iter().all(|r| !(r.forced && r.life == Life::Unloaded))
+}
+
+fn states_compatible(sc: &Scenario, s: &State) -> bool {
+    let enabled: Vec<u8> = s.klp_patches.iter().copied().filter(|&p| s.patch(p).enabled).collect();
+    (0..enabled.len()).all(|j| {
+        let before = State { klp_patches: enabled[..j].to_vec(), ..s.clone() };
+        klp_is_patch_compatible(sc, &before, enabled[j], s.patch(enabled[j]).replace)
+    })
+}
+
+fn running_code<'a>(sc: &'a Scenario, s: &'a State) -> impl Iterator<Item = &'a crate::scenario::Code> {
+    s.tasks.iter().flat_map(|t| t.frames.iter()).filter_map(move |fr| match fr.code {
+        Impl::Original => None,
+        Impl::Patch { patch, .. } => sc.patches[patch as usize].code(fr.func),
+    })
+}
+
+fn shadow_no_use_after_free(sc: &Scenario, s: &State) -> bool {
+    running_code(sc, s).all(|c| c.uses_shadow & !s.shadow == 0)
+}
+
+fn code_requirements_met(sc: &Scenario, s: &State) -> bool {
+    running_code(sc, s).all(|c| c.needs & !s.sysmods == 0 && c.conflicts & s.sysmods == 0)
+}
+
+fn replace_completes(_: &Scenario, s: &State) -> bool {
+    s.klp_patches
+        .iter()
+        .any(|&p| s.patch(p).replace && s.patch(p).enabled && s.klp_transition_patch != Some(p))
+}
+
+fn replaced_patch_reloadable(_: &Scenario, s: &State) -> bool {
+    match s.klp_patches[..] {
+        [p] => {
+            let r = s.patch(p);
+            r.ever_replaced && r.loads >= 2 && r.replace && r.enabled && s.klp_transition_patch.is_none()
+        }
+        _ => false,
+    }
+}

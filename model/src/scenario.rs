@@ -1,0 +1,714 @@
+//! A scenario compiled into the indexed form the model runs on: every name is
+//! resolved once here, so the step function only handles small integers and
+//! bit sets.
+
+use std::collections::BTreeMap;
+
+use crate::errno;
+use crate::profile::{Profile, Variant};
+use crate::spec::{self, ErrnoSpec, Spec, Verdict};
+
+pub type PatchId = u8;
+pub type ObjId = u8;
+pub type FuncId = u8;
+
+/// Limits that keep bit sets in a u64 and states small.
+pub const MAX_PATCHES: usize = 16;
+pub const MAX_OBJECTS: usize = 64;
+pub const MAX_FUNCS: usize = 64;
+pub const MAX_SHADOW_VARS: usize = 64;
+pub const MAX_SYSMODS: usize = 64;
+pub const MAX_TASKS: u32 = 8;
+pub const MAX_DEPTH: u32 = 4;
+pub const MAX_LOADS: u32 = 4;
+
+/// An error in a scenario, with where it is (a JSON path such as
+/// `patches.P1.objects.vmlinux.funcs.foo`) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// The text is not valid JSON for the scenario language.
+    #[error("{line}:{column}: at `{path}`: {message}")]
+    Parse { line: usize, column: usize, path: String, message: String },
+    /// Valid JSON whose content makes no sense (unknown name, absurd bound).
+    #[error("at `{path}`: {message}")]
+    Semantic { path: String, message: String },
+}
+
+fn semantic(path: impl Into<String>, message: impl Into<String>) -> SpecError {
+    SpecError::Semantic { path: path.into(), message: message.into() }
+}
+
+/// Parses scenario text; errors carry line, column and the JSON path.
+pub fn parse_spec(text: &str) -> Result<Spec, SpecError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        SpecError::Parse {
+            line: inner.line(),
+            column: inner.column(),
+            path,
+            message: inner.to_string().split(" at line ").next().unwrap_or("").to_string(),
+        }
+    })
+}
+
+/// A patch target: vmlinux (index 0) or a module.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub name: String,
+    pub is_vmlinux: bool,
+    pub loaded_at_boot: bool,
+    /// The module logs `<mod>_init` / `<mod>_exit` (test modules do).
+    pub logs: bool,
+    pub funcs: Vec<FuncId>,
+}
+
+/// A function of an object (`old_name`; sympos is not modelled: names are
+/// unique within a scenario).
+#[derive(Debug, Clone)]
+pub struct Func {
+    pub name: String,
+    pub obj: ObjId,
+}
+
+/// A shadow variable `(parent, id)`.
+#[derive(Debug, Clone)]
+pub struct ShadowVar {
+    pub name: String,
+    pub parent: String,
+    pub id: String,
+}
+
+/// What a patched implementation does, as bit sets over shadow variables and
+/// system modifications.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Code {
+    pub uses_shadow: u64,
+    pub allocates_shadow: u64,
+    pub frees_shadow: u64,
+    pub needs: u64,
+    pub conflicts: u64,
+}
+
+/// A callback's return value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ret {
+    #[default]
+    Zero,
+    Errno(u8),
+    /// The `pre_patch_ret` module parameter.
+    Param,
+}
+
+/// Compiled [`spec::Effects`].
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    pub log: bool,
+    pub emit: Vec<String>,
+    pub shadow_alloc: u64,
+    pub shadow_get_or_alloc: u64,
+    pub shadow_free: u64,
+    pub shadow_free_all: u64,
+    pub set: u64,
+    pub clear: u64,
+    pub ret: Ret,
+    pub if_prev_state: Option<Box<(u64, Effects, Effects)>>,
+}
+
+/// Callback kinds, in `struct klp_callbacks` order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallbackKind {
+    PrePatch,
+    PostPatch,
+    PreUnpatch,
+    PostUnpatch,
+}
+
+impl CallbackKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CallbackKind::PrePatch => "pre_patch",
+            CallbackKind::PostPatch => "post_patch",
+            CallbackKind::PreUnpatch => "pre_unpatch",
+            CallbackKind::PostUnpatch => "post_unpatch",
+        }
+    }
+}
+
+/// One object of a patch.
+#[derive(Debug, Clone)]
+pub struct PatchObject {
+    pub obj: ObjId,
+    pub funcs: Vec<(FuncId, Code)>,
+    pub callbacks: [Option<Effects>; 4],
+}
+
+impl PatchObject {
+    pub fn callback(&self, kind: CallbackKind) -> Option<&Effects> {
+        self.callbacks[kind as usize].as_ref()
+    }
+}
+
+/// A livepatch module and its `struct klp_patch`.
+#[derive(Debug, Clone)]
+pub struct Patch {
+    pub name: String,
+    pub module: String,
+    pub replace: bool,
+    /// Static objects in `obj_list` order.
+    pub objects: Vec<PatchObject>,
+    /// Functions this patch patches (static funcs).
+    pub funcs_mask: u64,
+    /// Objects with static `klp_object`s.
+    pub objs_mask: u64,
+    /// `klp_state` (id, version).
+    pub states: Vec<(u64, u32)>,
+    pub module_exit: Effects,
+    pub pre_patch_ret: u8,
+}
+
+impl Patch {
+    /// The new code of `func` in this patch, if it patches it statically.
+    pub fn code(&self, func: FuncId) -> Option<&Code> {
+        self.objects.iter().flat_map(|o| o.funcs.iter()).find(|(f, _)| *f == func).map(|(_, c)| c)
+    }
+
+    pub fn object(&self, obj: ObjId) -> Option<&PatchObject> {
+        self.objects.iter().find(|o| o.obj == obj)
+    }
+
+    /// `klp_get_state(patch, id)`.
+    pub fn state_version(&self, id: u64) -> Option<u32> {
+        self.states.iter().find(|(i, _)| *i == id).map(|(_, v)| *v)
+    }
+}
+
+/// The tasks of the scenario.
+#[derive(Debug, Clone)]
+pub struct Tasks {
+    pub count: u32,
+    pub max_depth: u32,
+    /// Functions callable from user space.
+    pub entry: u64,
+    /// Per function: the functions it may call.
+    pub calls: Vec<u64>,
+}
+
+/// Bounds on admin actions.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub max_loads: Vec<u8>,
+    pub disable: bool,
+    pub enable: bool,
+    pub force: bool,
+    pub rmmod: bool,
+    pub target_load: u64,
+    pub target_unload: u64,
+}
+
+/// A compiled scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub profile: Profile,
+    pub variant: Variant,
+    pub objects: Vec<Object>,
+    pub funcs: Vec<Func>,
+    pub shadow_vars: Vec<ShadowVar>,
+    pub sysmods: Vec<String>,
+    pub patches: Vec<Patch>,
+    pub tasks: Tasks,
+    pub admin: Admin,
+    pub expect: BTreeMap<String, Verdict>,
+    pub expected_unique_states: Option<u64>,
+    pub script: Option<Vec<serde_json::Value>>,
+    pub expected_events: Option<Vec<String>>,
+}
+
+pub const VMLINUX: ObjId = 0;
+
+impl Scenario {
+    /// Checks every name and bound of `spec` and builds the indexed scenario.
+    /// `default_name` names the scenario when the spec does not.
+    pub fn compile(spec: &Spec, default_name: &str) -> Result<Scenario, SpecError> {
+        Compiler::default().compile(spec, default_name)
+    }
+
+    pub fn func_by_name(&self, name: &str) -> Option<FuncId> {
+        self.funcs.iter().position(|f| f.name == name).map(|i| i as FuncId)
+    }
+
+    pub fn object_by_name(&self, name: &str) -> Option<ObjId> {
+        self.objects.iter().position(|o| o.name == name).map(|i| i as ObjId)
+    }
+
+    pub fn patch_by_name(&self, name: &str) -> Option<PatchId> {
+        self.patches.iter().position(|p| p.name == name).map(|i| i as PatchId)
+    }
+
+    pub fn patch_by_module(&self, module: &str) -> Option<PatchId> {
+        self.patches.iter().position(|p| p.module == module).map(|i| i as PatchId)
+    }
+
+    /// Shadow variables whose id is `id` (for `klp_shadow_free_all`).
+    pub fn shadow_ids_mask(&self, id: &str) -> u64 {
+        self.shadow_vars
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.id == id)
+            .fold(0, |m, (i, _)| m | 1 << i)
+    }
+
+    /// Bits of the functions that belong to `obj`.
+    pub fn object_funcs_mask(&self, obj: ObjId) -> u64 {
+        self.objects[obj as usize].funcs.iter().fold(0, |m, f| m | 1 << f)
+    }
+}
+
+#[derive(Default)]
+struct Compiler {
+    objects: Vec<Object>,
+    funcs: Vec<Func>,
+    shadow_vars: Vec<ShadowVar>,
+    sysmods: Vec<String>,
+}
+
+impl Compiler {
+    fn compile(mut self, spec: &Spec, default_name: &str) -> Result<Scenario, SpecError> {
+        if spec.spec_version != spec::SPEC_VERSION {
+            return Err(semantic(
+                "spec_version",
+                format!("unsupported spec_version {} (this klpcheck reads 1)", spec.spec_version),
+            ));
+        }
+        let profile = match &spec.profile {
+            None => Profile::default(),
+            Some(name) => Profile::from_name(name).ok_or_else(|| {
+                semantic("profile", format!("unknown profile `{name}` (known: {})", known_profiles()))
+            })?,
+        };
+        let variant = match &spec.variant {
+            None => Variant::default(),
+            Some(name) => Variant::from_name(name).ok_or_else(|| {
+                semantic("variant", format!("unknown variant `{name}` (known: {})", known_variants()))
+            })?,
+        };
+        self.objects_from(spec)?;
+        self.shadow_from(spec)?;
+        for (i, m) in spec.system_modifications.iter().enumerate() {
+            if self.sysmods.contains(m) {
+                return Err(semantic(format!("system_modifications[{i}]"), format!("`{m}` is listed twice")));
+            }
+            self.sysmods.push(m.clone());
+        }
+        if self.sysmods.len() > MAX_SYSMODS {
+            return Err(semantic("system_modifications", format!("at most {MAX_SYSMODS} are supported")));
+        }
+        if spec.patches.is_empty() {
+            return Err(semantic("patches", "a scenario needs at least one patch"));
+        }
+        if spec.patches.len() > MAX_PATCHES {
+            return Err(semantic("patches", format!("at most {MAX_PATCHES} patches are supported")));
+        }
+        let mut patches = Vec::new();
+        for (name, p) in &spec.patches {
+            patches.push(self.patch(name, p)?);
+        }
+        for (i, a) in patches.iter().enumerate() {
+            if let Some(b) = patches[..i].iter().find(|b| b.module == a.module) {
+                return Err(semantic(
+                    format!("patches.{}.module", a.name),
+                    format!("module `{}` is also the module of patch `{}`", a.module, b.name),
+                ));
+            }
+        }
+        let tasks = self.tasks(&spec.tasks, &patches, spec.script.is_some())?;
+        let admin = self.admin(&spec.admin, &patches)?;
+        for (id, _) in &spec.expect {
+            if !crate::properties::PROPERTY_IDS.contains(&id.as_str()) {
+                return Err(semantic(
+                    format!("expect.{id}"),
+                    format!("unknown property id `{id}` (see `klpcheck list`)"),
+                ));
+            }
+        }
+        Ok(Scenario {
+            name: spec.name.clone().unwrap_or_else(|| default_name.to_string()),
+            description: spec.description.clone().unwrap_or_default(),
+            profile,
+            variant,
+            objects: self.objects,
+            funcs: self.funcs,
+            shadow_vars: self.shadow_vars,
+            sysmods: self.sysmods,
+            patches,
+            tasks,
+            admin,
+            expect: spec.expect.clone(),
+            expected_unique_states: spec.expected_unique_states,
+            script: spec.script.clone(),
+            expected_events: spec.expected_events.clone(),
+        })
+    }
+
+    fn objects_from(&mut self, spec: &Spec) -> Result<(), SpecError> {
+        // vmlinux is object 0 whether or not the spec lists it.
+        self.objects.push(Object {
+            name: "vmlinux".into(),
+            is_vmlinux: true,
+            loaded_at_boot: true,
+            logs: false,
+            funcs: vec![],
+        });
+        let mut ordered: Vec<(&String, &spec::ObjectSpec)> = spec.objects.iter().collect();
+        ordered.sort_by_key(|(name, _)| name.as_str() != "vmlinux");
+        for (name, o) in ordered {
+            let id = if name == "vmlinux" {
+                if o.loaded || o.logs {
+                    return Err(semantic(
+                        "objects.vmlinux",
+                        "vmlinux is always loaded and does not log init/exit",
+                    ));
+                }
+                VMLINUX
+            } else {
+                if name.is_empty() {
+                    return Err(semantic("objects", "an object name must not be empty"));
+                }
+                self.objects.push(Object {
+                    name: name.clone(),
+                    is_vmlinux: false,
+                    loaded_at_boot: o.loaded,
+                    logs: o.logs,
+                    funcs: vec![],
+                });
+                (self.objects.len() - 1) as ObjId
+            };
+            for (i, f) in o.funcs.iter().enumerate() {
+                if let Some(prev) = self.funcs.iter().find(|g| &g.name == f) {
+                    return Err(semantic(
+                        format!("objects.{name}.funcs[{i}]"),
+                        format!(
+                            "function `{f}` is already declared in object `{}` (names are unique in a scenario)",
+                            self.objects[prev.obj as usize].name
+                        ),
+                    ));
+                }
+                self.funcs.push(Func { name: f.clone(), obj: id });
+                let fid = (self.funcs.len() - 1) as FuncId;
+                self.objects[id as usize].funcs.push(fid);
+            }
+        }
+        if self.objects.len() > MAX_OBJECTS {
+            return Err(semantic("objects", format!("at most {MAX_OBJECTS} objects are supported")));
+        }
+        if self.funcs.len() > MAX_FUNCS {
+            return Err(semantic("objects", format!("at most {MAX_FUNCS} functions are supported")));
+        }
+        Ok(())
+    }
+
+    fn shadow_from(&mut self, spec: &Spec) -> Result<(), SpecError> {
+        for (name, v) in &spec.shadow_vars {
+            if self.shadow_vars.iter().any(|w| w.parent == v.parent && w.id == v.id) {
+                return Err(semantic(
+                    format!("shadow_vars.{name}"),
+                    format!("another variable already has parent `{}` and id `{}`", v.parent, v.id),
+                ));
+            }
+            self.shadow_vars.push(ShadowVar { name: name.clone(), parent: v.parent.clone(), id: v.id.clone() });
+        }
+        if self.shadow_vars.len() > MAX_SHADOW_VARS {
+            return Err(semantic("shadow_vars", format!("at most {MAX_SHADOW_VARS} are supported")));
+        }
+        Ok(())
+    }
+
+    fn func(&self, path: &str, name: &str) -> Result<FuncId, SpecError> {
+        self.funcs
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| i as FuncId)
+            .ok_or_else(|| semantic(path, format!("unknown function `{name}` (declare it under `objects`)")))
+    }
+
+    fn shadow_mask(&self, path: &str, names: &[String]) -> Result<u64, SpecError> {
+        let mut mask = 0;
+        for (i, n) in names.iter().enumerate() {
+            let idx = self.shadow_vars.iter().position(|v| &v.name == n).ok_or_else(|| {
+                semantic(format!("{path}[{i}]"), format!("unknown shadow variable `{n}` (declare it under `shadow_vars`)"))
+            })?;
+            mask |= 1 << idx;
+        }
+        Ok(mask)
+    }
+
+    fn shadow_id_mask(&self, path: &str, ids: &[String]) -> Result<u64, SpecError> {
+        let mut mask = 0;
+        for (i, id) in ids.iter().enumerate() {
+            let m = self
+                .shadow_vars
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| &v.id == id)
+                .fold(0u64, |m, (j, _)| m | 1 << j);
+            if m == 0 {
+                return Err(semantic(format!("{path}[{i}]"), format!("no shadow variable has id `{id}`")));
+            }
+            mask |= m;
+        }
+        Ok(mask)
+    }
+
+    fn sysmod_mask(&self, path: &str, names: &[String]) -> Result<u64, SpecError> {
+        let mut mask = 0;
+        for (i, n) in names.iter().enumerate() {
+            let idx = self.sysmods.iter().position(|m| m == n).ok_or_else(|| {
+                semantic(
+                    format!("{path}[{i}]"),
+                    format!("unknown system modification `{n}` (list it under `system_modifications`)"),
+                )
+            })?;
+            mask |= 1 << idx;
+        }
+        Ok(mask)
+    }
+
+    fn errno(&self, path: &str, e: &ErrnoSpec) -> Result<Ret, SpecError> {
+        match e {
+            ErrnoSpec::Number(0) => Ok(Ret::Zero),
+            ErrnoSpec::Number(n) => u8::try_from(n.unsigned_abs())
+                .map(Ret::Errno)
+                .map_err(|_| semantic(path, format!("errno {n} is out of range"))),
+            ErrnoSpec::Name(s) if s == "param" => Ok(Ret::Param),
+            ErrnoSpec::Name(s) => match errno::parse(s) {
+                Some(0) => Ok(Ret::Zero),
+                Some(n) => Ok(Ret::Errno(n)),
+                None => Err(semantic(path, format!("unknown errno `{s}` (use a name such as ENODEV, a number, or `param`)"))),
+            },
+        }
+    }
+
+    fn effects(&self, path: &str, e: &spec::Effects, default_log: bool, may_return: bool) -> Result<Effects, SpecError> {
+        let ret = match &e.ret {
+            None => Ret::Zero,
+            Some(_) if !may_return => {
+                return Err(semantic(format!("{path}.ret"), "only a pre_patch callback returns a value"))
+            }
+            Some(r) => self.errno(&format!("{path}.ret"), r)?,
+        };
+        let if_prev_state = match &e.if_prev_state {
+            None => None,
+            Some(c) => {
+                if c.id == 0 {
+                    return Err(semantic(format!("{path}.if_prev_state.id"), "state id 0 ends the klp_state array; use a non-zero id"));
+                }
+                let then = self.effects(&format!("{path}.if_prev_state.then"), &c.then, false, may_return)?;
+                let otherwise = self.effects(&format!("{path}.if_prev_state.else"), &c.otherwise, false, may_return)?;
+                Some(Box::new((c.id, then, otherwise)))
+            }
+        };
+        Ok(Effects {
+            log: e.log.unwrap_or(default_log),
+            emit: e.emit.clone(),
+            shadow_alloc: self.shadow_mask(&format!("{path}.shadow_alloc"), &e.shadow_alloc)?,
+            shadow_get_or_alloc: self.shadow_mask(&format!("{path}.shadow_get_or_alloc"), &e.shadow_get_or_alloc)?,
+            shadow_free: self.shadow_mask(&format!("{path}.shadow_free"), &e.shadow_free)?,
+            shadow_free_all: self.shadow_id_mask(&format!("{path}.shadow_free_all"), &e.shadow_free_all)?,
+            set: self.sysmod_mask(&format!("{path}.set"), &e.set)?,
+            clear: self.sysmod_mask(&format!("{path}.clear"), &e.clear)?,
+            ret,
+            if_prev_state,
+        })
+    }
+
+    fn patch(&self, name: &str, p: &spec::PatchSpec) -> Result<Patch, SpecError> {
+        let base = format!("patches.{name}");
+        if p.objects.is_empty() {
+            return Err(semantic(
+                format!("{base}.objects"),
+                "a patch must name at least one object (klp_enable_patch returns -EINVAL for a patch without objects)",
+            ));
+        }
+        let mut order: Vec<String> = match &p.object_order {
+            Some(o) => {
+                let mut sorted = o.clone();
+                sorted.sort();
+                let mut keys: Vec<String> = p.objects.keys().cloned().collect();
+                keys.sort();
+                if sorted != keys {
+                    return Err(semantic(
+                        format!("{base}.object_order"),
+                        "must list exactly the patch's objects, each once",
+                    ));
+                }
+                o.clone()
+            }
+            None => p.objects.keys().cloned().collect(),
+        };
+        if p.object_order.is_none() {
+            order.sort_by_key(|n| n != "vmlinux");
+        }
+        let mut objects = Vec::new();
+        let mut funcs_mask = 0u64;
+        let mut objs_mask = 0u64;
+        for oname in &order {
+            let o = &p.objects[oname];
+            let opath = format!("{base}.objects.{oname}");
+            let obj = self
+                .objects
+                .iter()
+                .position(|x| &x.name == oname)
+                .ok_or_else(|| semantic(&opath, format!("unknown object `{oname}` (declare it under `objects`)")))?
+                as ObjId;
+            objs_mask |= 1 << obj;
+            let mut funcs = Vec::new();
+            for (fname, code) in &o.funcs {
+                let fpath = format!("{opath}.funcs.{fname}");
+                let f = self.func(&fpath, fname)?;
+                if self.funcs[f as usize].obj != obj {
+                    return Err(semantic(
+                        &fpath,
+                        format!("function `{fname}` belongs to object `{}`, not `{oname}`", self.objects[self.funcs[f as usize].obj as usize].name),
+                    ));
+                }
+                funcs_mask |= 1 << f;
+                funcs.push((
+                    f,
+                    Code {
+                        uses_shadow: self.shadow_mask(&format!("{fpath}.uses_shadow"), &code.uses_shadow)?,
+                        allocates_shadow: self.shadow_mask(&format!("{fpath}.allocates_shadow"), &code.allocates_shadow)?,
+                        frees_shadow: self.shadow_mask(&format!("{fpath}.frees_shadow"), &code.frees_shadow)?,
+                        needs: self.sysmod_mask(&format!("{fpath}.needs"), &code.needs)?,
+                        conflicts: self.sysmod_mask(&format!("{fpath}.conflicts"), &code.conflicts)?,
+                    },
+                ));
+            }
+            let cb = &o.callbacks;
+            let cpath = format!("{opath}.callbacks");
+            let callbacks = [
+                cb.pre_patch.as_ref().map(|e| self.effects(&format!("{cpath}.pre_patch"), e, true, true)).transpose()?,
+                cb.post_patch.as_ref().map(|e| self.effects(&format!("{cpath}.post_patch"), e, true, false)).transpose()?,
+                cb.pre_unpatch.as_ref().map(|e| self.effects(&format!("{cpath}.pre_unpatch"), e, true, false)).transpose()?,
+                cb.post_unpatch.as_ref().map(|e| self.effects(&format!("{cpath}.post_unpatch"), e, true, false)).transpose()?,
+            ];
+            objects.push(PatchObject { obj, funcs, callbacks });
+        }
+        let mut states = Vec::new();
+        for (i, s) in p.states.iter().enumerate() {
+            if s.id == 0 {
+                return Err(semantic(format!("{base}.states[{i}].id"), "state id 0 ends the klp_state array; use a non-zero id"));
+            }
+            if states.iter().any(|(id, _)| *id == s.id) {
+                return Err(semantic(format!("{base}.states[{i}].id"), format!("state id {} is listed twice", s.id)));
+            }
+            states.push((s.id, s.version));
+        }
+        let module_exit = match &p.module_exit {
+            None => Effects::default(),
+            Some(e) => self.effects(&format!("{base}.module_exit"), e, false, false)?,
+        };
+        let pre_patch_ret = match &p.pre_patch_ret {
+            None => 0,
+            Some(e) => match self.errno(&format!("{base}.pre_patch_ret"), e)? {
+                Ret::Zero => 0,
+                Ret::Errno(n) => n,
+                Ret::Param => return Err(semantic(format!("{base}.pre_patch_ret"), "must be a number or errno name")),
+            },
+        };
+        Ok(Patch {
+            name: name.to_string(),
+            module: p.module.clone().unwrap_or_else(|| name.to_string()),
+            replace: p.replace,
+            objects,
+            funcs_mask,
+            objs_mask,
+            states,
+            module_exit,
+            pre_patch_ret,
+        })
+    }
+
+    fn tasks(&self, t: &spec::TasksSpec, patches: &[Patch], scripted: bool) -> Result<Tasks, SpecError> {
+        if t.count == 0 && !scripted {
+            return Err(semantic("tasks.count", "a scenario needs at least one task (tasks.count >= 1)"));
+        }
+        if t.count > MAX_TASKS {
+            return Err(semantic("tasks.count", format!("{} tasks is more than the supported {MAX_TASKS}", t.count)));
+        }
+        if t.max_depth == 0 || t.max_depth > MAX_DEPTH {
+            return Err(semantic("tasks.max_depth", format!("must be between 1 and {MAX_DEPTH}")));
+        }
+        let entry = match &t.entry {
+            None => patches.iter().fold(0, |m, p| m | p.funcs_mask),
+            Some(names) => {
+                let mut m = 0u64;
+                for (i, n) in names.iter().enumerate() {
+                    m |= 1 << self.func(&format!("tasks.entry[{i}]"), n)?;
+                }
+                m
+            }
+        };
+        let mut calls = vec![0u64; self.funcs.len()];
+        for (caller, callees) in &t.calls {
+            let c = self.func(&format!("tasks.calls.{caller}"), caller)?;
+            for (i, n) in callees.iter().enumerate() {
+                calls[c as usize] |= 1 << self.func(&format!("tasks.calls.{caller}[{i}]"), n)?;
+            }
+        }
+        Ok(Tasks { count: t.count, max_depth: t.max_depth, entry, calls })
+    }
+
+    fn admin(&self, a: &spec::AdminSpec, patches: &[Patch]) -> Result<Admin, SpecError> {
+        let mut max_loads = vec![1u8; patches.len()];
+        for (name, n) in &a.insmod {
+            let i = patches.iter().position(|p| &p.name == name).ok_or_else(|| {
+                semantic(format!("admin.insmod.{name}"), format!("unknown patch `{name}`"))
+            })?;
+            if *n > MAX_LOADS {
+                return Err(semantic(
+                    format!("admin.insmod.{name}"),
+                    format!("{n} insmods is more than the supported {MAX_LOADS}"),
+                ));
+            }
+            max_loads[i] = *n as u8;
+        }
+        let (mut target_load, mut target_unload) = (0u64, 0u64);
+        for (name, t) in &a.target_modules {
+            let path = format!("admin.target_modules.{name}");
+            let obj = self
+                .objects
+                .iter()
+                .position(|o| &o.name == name)
+                .ok_or_else(|| semantic(&path, format!("unknown object `{name}`")))?;
+            if obj == VMLINUX as usize {
+                return Err(semantic(&path, "vmlinux cannot be loaded or unloaded"));
+            }
+            if t.load {
+                target_load |= 1 << obj;
+            }
+            if t.unload {
+                target_unload |= 1 << obj;
+            }
+        }
+        Ok(Admin {
+            max_loads,
+            disable: a.disable,
+            enable: a.enable,
+            force: a.force,
+            rmmod: a.rmmod,
+            target_load,
+            target_unload,
+        })
+    }
+}
+
+fn known_profiles() -> String {
+    Profile::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+}
+
+fn known_variants() -> String {
+    Variant::ALL.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,340 @@
+//! The scenario language: what a livepatch author writes in `specs/*.json`.
+//!
+//! These types mirror the JSON one to one (`deny_unknown_fields` everywhere, so a
+//! typo is an error, not a silently ignored key). They carry names, not indices;
+//! [`crate::scenario::Scenario::compile`] checks every name and turns the spec
+//! into the indexed form the model runs on.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The only version of the scenario language so far.
+pub const SPEC_VERSION: u32 = 1;
+
+/// A scenario: target objects, livepatches, tasks, the admin actions the search
+/// may interleave, and what the author expects of each property.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Must be 1.
+    pub spec_version: u32,
+    /// Short name used in reports (defaults to the file stem).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What the scenario shows, in a sentence or two.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Semantic profile: `mainline` (default).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Bug variant or rule mutation: `none` (default).
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// Patch targets. `vmlinux` always exists; any other name is a module.
+    #[serde(default)]
+    pub objects: BTreeMap<String, ObjectSpec>,
+    /// Shadow variables the callbacks and patched code refer to, by name.
+    #[serde(default)]
+    pub shadow_vars: BTreeMap<String, ShadowVarSpec>,
+    /// Named system modifications (what `klp_state` documentation calls a
+    /// system state change), all clear at boot.
+    #[serde(default)]
+    pub system_modifications: Vec<String>,
+    /// Livepatch modules, keyed by the name reports use for them (e.g. `P1`).
+    /// Their order here is only a listing order; the patch stack order comes
+    /// from the order of insmods.
+    pub patches: BTreeMap<String, PatchSpec>,
+    /// The tasks that run kernel code.
+    #[serde(default)]
+    pub tasks: TasksSpec,
+    /// Which admin actions the search may interleave, with bounds.
+    #[serde(default)]
+    pub admin: AdminSpec,
+    /// Expected verdict per property id; a property not named is expected to hold.
+    #[serde(default)]
+    pub expect: BTreeMap<String, Verdict>,
+    /// The pinned number of unique states (without symmetry reduction).
+    #[serde(default)]
+    pub expected_unique_states: Option<u64>,
+    /// A fixed sequence of steps (selftest vocabulary) instead of a search.
+    #[serde(default)]
+    pub script: Option<Vec<serde_json::Value>>,
+    /// The events the script must print, in the oracle vocabulary.
+    #[serde(default)]
+    pub expected_events: Option<Vec<String>>,
+}
+
+/// A patch target: vmlinux or a (target) kernel module, and its functions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectSpec {
+    /// Function names of this object that patches or tasks refer to.
+    #[serde(default)]
+    pub funcs: Vec<String>,
+    /// For a module: loaded at boot (default false). Ignored for vmlinux.
+    #[serde(default)]
+    pub loaded: bool,
+    /// The module's init and exit print `<mod>: <mod>_init` / `_exit`, as the
+    /// kernel's test modules do.
+    #[serde(default)]
+    pub logs: bool,
+}
+
+/// A shadow variable `(parent, id)` of shadow.c.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowVarSpec {
+    /// The parent object the variable hangs off (only a key, never dereferenced).
+    pub parent: String,
+    /// The shadow id; `shadow_free_all` frees every variable with this id.
+    pub id: String,
+}
+
+/// A livepatch module (`struct klp_patch` and its module).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchSpec {
+    /// Kernel module name (defaults to the key); log lines use it.
+    #[serde(default)]
+    pub module: Option<String>,
+    /// `klp_patch.replace`: an atomic-replace (cumulative) patch.
+    #[serde(default)]
+    pub replace: bool,
+    /// Objects this patch patches, with functions and callbacks.
+    #[serde(default)]
+    pub objects: BTreeMap<String, PatchObjectSpec>,
+    /// `klp_patch.states`: system state ids and versions (state.c).
+    #[serde(default)]
+    pub states: Vec<KlpStateSpec>,
+    /// What the module's `module_exit` does when the module is removed.
+    #[serde(default)]
+    pub module_exit: Option<Effects>,
+    /// Initial value of the `pre_patch_ret` module parameter, returned by
+    /// callbacks that say `"ret": "param"` (the kernel's test_klp_callbacks_demo).
+    #[serde(default)]
+    pub pre_patch_ret: Option<ErrnoSpec>,
+    /// The order of this patch's objects (`obj_list`); defaults to vmlinux
+    /// first, then the other objects by name.
+    #[serde(default)]
+    pub object_order: Option<Vec<String>>,
+}
+
+/// One object of a patch (`struct klp_object`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchObjectSpec {
+    /// Patched functions of this object and what their new code does.
+    #[serde(default)]
+    pub funcs: BTreeMap<String, CodeSpec>,
+    /// `struct klp_callbacks` of this object.
+    #[serde(default)]
+    pub callbacks: CallbacksSpec,
+}
+
+/// What the new implementation of a function does when a task runs it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSpec {
+    /// Shadow variables it reads with `klp_shadow_get` (must exist while it runs).
+    #[serde(default)]
+    pub uses_shadow: Vec<String>,
+    /// Shadow variables it creates with `klp_shadow_get_or_alloc` on entry.
+    #[serde(default)]
+    pub allocates_shadow: Vec<String>,
+    /// Shadow variables it frees with `klp_shadow_free` on entry.
+    #[serde(default)]
+    pub frees_shadow: Vec<String>,
+    /// System modifications it needs set while it runs.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// System modifications it cannot live with.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
+}
+
+/// The four callbacks of an object; a missing one is a NULL pointer.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallbacksSpec {
+    #[serde(default)]
+    pub pre_patch: Option<Effects>,
+    #[serde(default)]
+    pub post_patch: Option<Effects>,
+    #[serde(default)]
+    pub pre_unpatch: Option<Effects>,
+    #[serde(default)]
+    pub post_unpatch: Option<Effects>,
+}
+
+/// What a callback (or `module_exit`) does, in order: log, shadow operations,
+/// system modifications, then the return value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Effects {
+    /// Print the test modules' `<cb>_callback: <obj>` line (default true for callbacks).
+    #[serde(default)]
+    pub log: Option<bool>,
+    /// Extra log events, `{patch}` replaced by the patch's name (e.g. `state_fix({patch},1)`).
+    #[serde(default)]
+    pub emit: Vec<String>,
+    /// `klp_shadow_alloc` (WARNs and fails if the variable exists).
+    #[serde(default)]
+    pub shadow_alloc: Vec<String>,
+    /// `klp_shadow_get_or_alloc`.
+    #[serde(default)]
+    pub shadow_get_or_alloc: Vec<String>,
+    /// `klp_shadow_free`.
+    #[serde(default)]
+    pub shadow_free: Vec<String>,
+    /// `klp_shadow_free_all(id)`: every variable with that id.
+    #[serde(default)]
+    pub shadow_free_all: Vec<String>,
+    /// Set these system modifications.
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// Clear these system modifications.
+    #[serde(default)]
+    pub clear: Vec<String>,
+    /// pre_patch only: the return value: 0, an errno name (`ENODEV`), a
+    /// negative number, or `param` for the module parameter `pre_patch_ret`.
+    #[serde(default)]
+    pub ret: Option<ErrnoSpec>,
+    /// Effects chosen by `klp_get_prev_state(id)` (state.c): `then` when an
+    /// older patch in front of the transition patch carries the id.
+    #[serde(default)]
+    pub if_prev_state: Option<Box<PrevStateCond>>,
+}
+
+/// A branch on `klp_get_prev_state(id)`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrevStateCond {
+    pub id: u64,
+    #[serde(default)]
+    pub then: Effects,
+    #[serde(default, rename = "else")]
+    pub otherwise: Effects,
+}
+
+/// An errno: 0, a name such as `ENODEV`, a number (sign ignored), or `param`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ErrnoSpec {
+    Number(i64),
+    Name(String),
+}
+
+/// `struct klp_state`: id (non-zero) and version.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KlpStateSpec {
+    pub id: u64,
+    #[serde(default)]
+    pub version: u32,
+}
+
+/// The tasks (user or kernel threads) that run kernel code. They are
+/// interchangeable: each may call any entry function.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TasksSpec {
+    /// How many tasks (at least 1 for a search).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// How deep a task's kernel call stack may grow.
+    #[serde(default = "one")]
+    pub max_depth: u32,
+    /// Functions a task may call from user space (a syscall entry). Default:
+    /// every function some patch patches.
+    #[serde(default)]
+    pub entry: Option<Vec<String>>,
+    /// Which function may call which (for call stacks deeper than 1).
+    #[serde(default)]
+    pub calls: BTreeMap<String, Vec<String>>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for TasksSpec {
+    fn default() -> Self {
+        TasksSpec { count: 1, max_depth: 1, entry: None, calls: BTreeMap::new() }
+    }
+}
+
+/// Which admin actions the search may take, and how often.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSpec {
+    /// Successful insmods per patch (instances); a patch not named gets 1.
+    #[serde(default)]
+    pub insmod: BTreeMap<String, u32>,
+    /// `echo 0 > /sys/kernel/livepatch/P/enabled`.
+    #[serde(default = "yes")]
+    pub disable: bool,
+    /// `echo 1 > .../enabled` (reverses a disable in transition; -EINVAL otherwise).
+    #[serde(default)]
+    pub enable: bool,
+    /// `echo 1 > .../force`.
+    #[serde(default)]
+    pub force: bool,
+    /// `rmmod` of livepatch modules.
+    #[serde(default = "yes")]
+    pub rmmod: bool,
+    /// Target modules the admin may load and unload, by name.
+    #[serde(default)]
+    pub target_modules: BTreeMap<String, TargetModuleAdmin>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for AdminSpec {
+    fn default() -> Self {
+        AdminSpec {
+            insmod: BTreeMap::new(),
+            disable: true,
+            enable: false,
+            force: false,
+            rmmod: true,
+            target_modules: BTreeMap::new(),
+        }
+    }
+}
+
+/// Whether a target module may be loaded and unloaded by the admin.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetModuleAdmin {
+    #[serde(default = "yes")]
+    pub load: bool,
+    #[serde(default = "yes")]
+    pub unload: bool,
+}
+
+/// Expected verdict of a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Holds,
+    Violated,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Violated => "violated",
+        }
+    }
+}
+
+/// The JSON Schema of scenario files (what `klpcheck schema` prints).
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Spec);
+    serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
+}

@@ -1,0 +1,235 @@
+//! The checked state: only what the kernel holds, plus a few ghost fields that
+//! properties need (marked "ghost"). Events are not stored here.
+
+use crate::scenario::{FuncId, PatchId, Scenario};
+
+/// `task->patch_state` and `klp_target_state` (`KLP_TRANSITION_*`, 6.10 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KlpState {
+    /// `KLP_TRANSITION_IDLE` (-1): no transition.
+    Idle,
+    /// `KLP_TRANSITION_UNPATCHED` (0).
+    Unpatched,
+    /// `KLP_TRANSITION_PATCHED` (1).
+    Patched,
+}
+
+impl KlpState {
+    /// `!klp_target_state` as transition.c flips it.
+    pub fn flip(self) -> KlpState {
+        match self {
+            KlpState::Unpatched => KlpState::Patched,
+            KlpState::Patched => KlpState::Unpatched,
+            KlpState::Idle => KlpState::Idle,
+        }
+    }
+
+    /// The value `/proc/<pid>/patch_state` shows.
+    pub fn proc_value(self) -> i8 {
+        match self {
+            KlpState::Idle => -1,
+            KlpState::Unpatched => 0,
+            KlpState::Patched => 1,
+        }
+    }
+
+    /// "patching" / "unpatching", as the log lines say.
+    pub fn direction(self) -> &'static str {
+        match self {
+            KlpState::Unpatched => "unpatching",
+            _ => "patching",
+        }
+    }
+}
+
+/// Which implementation a frame runs: klp_ftrace_handler's choice at call time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Impl {
+    /// The original function (no handler, or a nop, or no entry below).
+    Original,
+    /// `new_func` of patch `patch` as loaded by its `load`-th insmod.
+    Patch { patch: PatchId, load: u8 },
+}
+
+/// One kernel stack frame of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Frame {
+    pub func: FuncId,
+    pub code: Impl,
+}
+
+/// A task's livepatch fields and its kernel call stack (bottom first).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Task {
+    pub patch_state: KlpState,
+    /// `TIF_PATCH_PENDING`.
+    pub tif_patch_pending: bool,
+    pub frames: Vec<Frame>,
+}
+
+impl Task {
+    pub fn new() -> Task {
+        Task { patch_state: KlpState::Idle, tif_patch_pending: false, frames: Vec::new() }
+    }
+}
+
+impl Default for Task {
+    fn default() -> Self {
+        Task::new()
+    }
+}
+
+/// Where a livepatch module's `struct klp_patch` is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Life {
+    /// The module is not loaded.
+    Unloaded,
+    /// On `klp_patches` (enabled or in transition); sysfs directory present.
+    Listed,
+    /// Taken off the list by `klp_free_patch_start`; `free_work` pending, the
+    /// sysfs directory still present.
+    Freeing,
+    /// `klp_free_patch_finish` ran: sysfs directory gone, module reference
+    /// dropped unless forced; the module is loaded but dormant.
+    Freed,
+}
+
+/// Per patch definition: the module and the `struct klp_patch` of its current
+/// instance (each insmod makes a new instance).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PatchRec {
+    pub life: Life,
+    /// How many times the module was loaded successfully (the instance number).
+    pub loads: u8,
+    /// `patch->enabled`.
+    pub enabled: bool,
+    /// `patch->forced`.
+    pub forced: bool,
+    /// `patch->replace` (the test modules take it from a module parameter).
+    pub replace: bool,
+    /// `func->transition` of this patch's funcs (all set or all clear).
+    pub transition: bool,
+    /// Nop funcs added by `klp_add_nops` (bit per FuncId); their objects are
+    /// the dynamic objects.
+    pub nops: u64,
+    /// `obj->patched`, bit per ObjId (static and dynamic objects).
+    pub obj_patched: u64,
+    /// `obj->mod != NULL` for module objects, bit per ObjId.
+    pub obj_mod: u64,
+    /// `callbacks.post_unpatch_enabled`, bit per ObjId.
+    pub post_unpatch_enabled: u64,
+    /// The `pre_patch_ret` module parameter (errno).
+    pub pre_patch_ret: u8,
+    /// Ghost: a successful pre_patch not yet closed by post_unpatch, per ObjId
+    /// (the callback-pairing monitor).
+    pub cb_open: u64,
+    /// Ghost: this instance was replaced, or its disable completed.
+    pub retired: bool,
+    /// Ghost: this instance was replaced by an atomic replace.
+    pub replaced: bool,
+    /// Ghost: some instance of this patch was replaced (sticky across insmods).
+    pub ever_replaced: bool,
+}
+
+impl PatchRec {
+    pub fn unloaded() -> PatchRec {
+        PatchRec {
+            life: Life::Unloaded,
+            loads: 0,
+            enabled: false,
+            forced: false,
+            replace: false,
+            transition: false,
+            nops: 0,
+            obj_patched: 0,
+            obj_mod: 0,
+            post_unpatch_enabled: 0,
+            pre_patch_ret: 0,
+            cb_open: 0,
+            retired: false,
+            replaced: false,
+            ever_replaced: false,
+        }
+    }
+
+    /// The module is loaded (whatever its klp_patch is doing).
+    pub fn module_loaded(&self) -> bool {
+        self.life != Life::Unloaded
+    }
+
+    /// `/sys/kernel/livepatch/<P>` exists.
+    pub fn has_sysfs_dir(&self) -> bool {
+        matches!(self.life, Life::Listed | Life::Freeing)
+    }
+}
+
+/// The whole system.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct State {
+    /// Indexed by PatchId.
+    pub patches: Vec<PatchRec>,
+    /// `klp_patches`, in enable order.
+    pub klp_patches: Vec<PatchId>,
+    /// `ops->func_stack` per FuncId, bottom first: the last entry is the head.
+    pub func_stacks: Vec<Vec<PatchId>>,
+    /// `klp_transition_patch`.
+    pub klp_transition_patch: Option<PatchId>,
+    /// `klp_target_state`.
+    pub klp_target_state: KlpState,
+    pub tasks: Vec<Task>,
+    /// Target modules loaded and `klp_alive`, bit per ObjId (vmlinux always set).
+    pub modules_loaded: u64,
+    /// Shadow variables that exist, bit per shadow variable.
+    pub shadow: u64,
+    /// System modifications that are set, bit per modification.
+    pub sysmods: u64,
+    /// Ghost: properties broken by a step (bit per monitored property).
+    pub violations: u32,
+}
+
+impl State {
+    /// The state at boot: no livepatch, target modules as the scenario says.
+    pub fn boot(sc: &Scenario, tasks: usize) -> State {
+        let modules_loaded = sc
+            .objects
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.is_vmlinux || o.loaded_at_boot)
+            .fold(0, |m, (i, _)| m | 1 << i);
+        State {
+            patches: vec![PatchRec::unloaded(); sc.patches.len()],
+            klp_patches: Vec::new(),
+            func_stacks: vec![Vec::new(); sc.funcs.len()],
+            klp_transition_patch: None,
+            klp_target_state: KlpState::Idle,
+            tasks: vec![Task::new(); tasks],
+            modules_loaded,
+            shadow: 0,
+            sysmods: 0,
+            violations: 0,
+        }
+    }
+
+    pub fn patch(&self, p: PatchId) -> &PatchRec {
+        &self.patches[p as usize]
+    }
+
+    pub fn patch_mut(&mut self, p: PatchId) -> &mut PatchRec {
+        &mut self.patches[p as usize]
+    }
+
+    /// Position of `p` in `klp_patches`.
+    pub fn list_pos(&self, p: PatchId) -> Option<usize> {
+        self.klp_patches.iter().position(|&q| q == p)
+    }
+
+    /// The implementation `p` installs for `f`: a nop runs the original.
+    pub fn impl_of(&self, p: PatchId, f: FuncId) -> Impl {
+        let rec = self.patch(p);
+        if rec.nops & (1 << f) != 0 {
+            Impl::Original
+        } else {
+            Impl::Patch { patch: p, load: rec.loads }
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! transition.c: the per-task consistency model.
+
+use crate::event::{Event, EventSink, ModState, SwitchHow};
+use crate::kernel::{bits, Kernel};
+use crate::properties::V_REPLACE_LEAVES_ONLY_NEW;
+use crate::scenario::PatchId;
+use crate::state::{Impl, KlpState};
+
+impl<E: EventSink> Kernel<'_, E> {
+    /// transition.c:klp_init_transition — make `p` the transition patch with
+    /// `target`, put every task in the initial state (`!target`), and set
+    /// `func->transition` on every func of `p` (nops and unloaded objects too).
+    pub fn klp_init_transition(&mut self, p: PatchId, target: KlpState) {
+        self.s.klp_transition_patch = Some(p);
+        self.s.klp_target_state = target;
+        self.emit(|| Event::TransitionInit(p, target));
+        let initial = target.flip();
+        for t in &mut self.s.tasks {
+            t.patch_state = initial;
+        }
+        self.s.patch_mut(p).transition = true;
+    }
+
+    /// transition.c:klp_start_transition — set TIF_PATCH_PENDING on every task
+    /// not yet in the target state.
+    pub fn klp_start_transition(&mut self) {
+        let Some(tp) = self.s.klp_transition_patch else { return };
+        let target = self.s.klp_target_state;
+        self.emit(|| Event::TransitionStart(tp, target));
+        for t in &mut self.s.tasks {
+            if t.patch_state != target {
+                t.tif_patch_pending = true;
+            }
+        }
+    }
+
+    /// transition.c:klp_try_switch_task — the stack check: the task switches
+    /// to the target unless one of its frames runs an implementation the
+    /// switch would leave (klp_check_stack_func). A task running on another
+    /// CPU (-EBUSY) is the same as one that fails now and is retried later,
+    /// so it is not a separate case.
+    pub fn klp_try_switch_task(&mut self, task: usize) -> bool {
+        let target = self.s.klp_target_state;
+        if self.s.tasks[task].patch_state == target {
+            return true;
+        }
+        if self.klp_check_stack(task) {
+            let t = &mut self.s.tasks[task];
+            t.tif_patch_pending = false;
+            t.patch_state = target;
+            self.emit(|| Event::TaskSwitched { task, to: target, how: SwitchHow::StackCheck });
+            true
+        } else {
+            false
+        }
+    }
+
+    /// transition.c:klp_check_stack + klp_check_stack_func — true when no
+    /// frame of `task` runs the code it would leave. For every func of every
+    /// patched object of the transition patch the checked address range is:
+    /// target UNPATCHED: the func's own new code (the original for a nop);
+    /// target PATCHED: the next func on the func_stack, or the original when
+    /// the func is alone (only that one predecessor: see bug B1).
+    pub fn klp_check_stack(&self, task: usize) -> bool {
+        let Some(tp) = self.s.klp_transition_patch else { return true };
+        let target = self.s.klp_target_state;
+        let frames = &self.s.tasks[task].frames;
+        for obj in self.objects_of(tp) {
+            if self.s.patch(tp).obj_patched & (1 << obj) == 0 {
+                continue;
+            }
+            for f in bits(self.funcs_of(tp, obj)) {
+                let checked = self.checked_impl(tp, f, target);
+                if frames.iter().any(|fr| fr.func == f && fr.code == checked) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn checked_impl(&self, tp: PatchId, f: u8, target: KlpState) -> Impl {
+        if target == KlpState::Unpatched {
+            return self.s.impl_of(tp, f);
+        }
+        let stack = &self.s.func_stacks[f as usize];
+        match stack.iter().rposition(|&q| q == tp) {
+            Some(i) if i > 0 => self.s.impl_of(stack[i - 1], f),
+            _ => Impl::Original,
+        }
+    }
+
+    /// transition.c:klp_update_patch_state — on the way back to user space
+    /// (or by force): if TIF_PATCH_PENDING is set, clear it and take the
+    /// target state.
+    pub fn klp_update_patch_state(&mut self, task: usize, how: SwitchHow) {
+        let target = self.s.klp_target_state;
+        let t = &mut self.s.tasks[task];
+        if t.tif_patch_pending {
+            t.tif_patch_pending = false;
+            t.patch_state = target;
+            self.emit(|| Event::TaskSwitched { task, to: target, how });
+        }
+    }
+
+    /// transition.c:klp_try_complete_transition — try to switch every task;
+    /// if all are in the target state, complete the transition and free what
+    /// it leaves behind (the disabled patch, or the replaced patches).
+    /// The kernel retries from klp_transition_work about once a second and
+    /// sends fake signals every 15 tries; the model's tasks may return to
+    /// user space at any time anyway, so the signals add no behaviour.
+    pub fn klp_try_complete_transition(&mut self) -> bool {
+        let Some(tp) = self.s.klp_transition_patch else { return false };
+        let mut remaining = 0;
+        for task in 0..self.s.tasks.len() {
+            if !self.klp_try_switch_task(task) {
+                remaining += 1;
+            }
+        }
+        if remaining > 0 {
+            self.emit(|| Event::TransitionPending { patch: tp, remaining });
+            return false;
+        }
+        let target = self.s.klp_target_state;
+        self.klp_complete_transition();
+        if !self.s.patch(tp).enabled {
+            self.klp_free_patch_async(tp);
+        } else if self.s.patch(tp).replace {
+            self.klp_free_replaced_patches_async(tp);
+        }
+        if self.s.patch(tp).replace && target == KlpState::Patched {
+            self.watch_replace_result(tp);
+        }
+        true
+    }
+
+    /// Monitor of replace-leaves-only-new: right after a replace completes,
+    /// the list is [tp], no nop remains, and every function tp does not patch
+    /// has an empty func_stack.
+    fn watch_replace_result(&mut self, tp: PatchId) {
+        let only_new = self.s.klp_patches == [tp];
+        let no_nops = self.s.patch(tp).nops == 0;
+        let mine = self.sc.patches[tp as usize].funcs_mask;
+        let stacks_ok = self
+            .s
+            .func_stacks
+            .iter()
+            .enumerate()
+            .all(|(f, st)| mine & (1 << f) != 0 || st.is_empty());
+        if !(only_new && no_nops && stacks_ok) {
+            self.s.violations |= V_REPLACE_LEAVES_ONLY_NEW;
+        }
+    }
+
+    /// transition.c:klp_complete_transition — replace: unpatch the replaced
+    /// patches (no callbacks) and discard the nops; unpatch: pop the patch's
+    /// funcs; clear `func->transition`; every task back to IDLE; post_patch or
+    /// post_unpatch for every loaded object; no transition any more.
+    pub fn klp_complete_transition(&mut self) {
+        let Some(tp) = self.s.klp_transition_patch else { return };
+        let target = self.s.klp_target_state;
+        self.emit(|| Event::TransitionCompleting(tp, target));
+        if self.s.patch(tp).replace && target == KlpState::Patched {
+            self.klp_unpatch_replaced_patches(tp);
+            self.klp_discard_nops(tp);
+        }
+        if target == KlpState::Unpatched {
+            self.klp_unpatch_objects(tp);
+        }
+        self.s.patch_mut(tp).transition = false;
+        for t in &mut self.s.tasks {
+            // The kernel WARNs if TIF is still set here; the model cannot
+            // reach that (single-transition would report it).
+            t.patch_state = KlpState::Idle;
+        }
+        for obj in self.objects_of(tp) {
+            if !self.klp_is_object_loaded(tp, obj) {
+                continue;
+            }
+            match target {
+                KlpState::Patched => self.klp_post_patch_callback(tp, obj, ModState::Live),
+                _ => self.klp_post_unpatch_callback(tp, obj, ModState::Live),
+            }
+        }
+        self.emit(|| Event::TransitionComplete(tp, target));
+        if target == KlpState::Unpatched {
+            self.retire(tp);
+        }
+        self.s.klp_target_state = KlpState::Idle;
+        self.s.klp_transition_patch = None;
+    }
+
+    /// Ghost: the instance's disable (or reversed enable) completed.
+    fn retire(&mut self, p: PatchId) {
+        if !self.s.patch(p).enabled {
+            self.s.patch_mut(p).retired = true;
+        }
+    }
+
+    /// transition.c:klp_cancel_transition — a failed enable: complete with
+    /// target UNPATCHED before any task was switched.
+    pub fn klp_cancel_transition(&mut self) {
+        if self.s.klp_target_state != KlpState::Patched {
+            return;
+        }
+        if let Some(tp) = self.s.klp_transition_patch {
+            self.emit(|| Event::TransitionCancel(tp));
+        }
+        self.s.klp_target_state = KlpState::Unpatched;
+        self.klp_complete_transition();
+    }
+
+    /// transition.c:klp_reverse_transition (6.4+ order) — clear every
+    /// TIF_PATCH_PENDING, synchronize, flip `enabled` and the target, start
+    /// again. No callback runs here.
+    pub fn klp_reverse_transition(&mut self) {
+        let Some(tp) = self.s.klp_transition_patch else { return };
+        let from = self.s.klp_target_state;
+        self.emit(|| Event::TransitionReverse(tp, from));
+        for t in &mut self.s.tasks {
+            t.tif_patch_pending = false;
+        }
+        let rec = self.s.patch_mut(tp);
+        rec.enabled = !rec.enabled;
+        self.s.klp_target_state = from.flip();
+        self.klp_start_transition();
+    }
+
+    /// transition.c:klp_force_transition — switch every pending task whatever
+    /// its stack, then mark `forced` (5.18+): the patch itself when
+    /// unpatching; every other listed patch (the ones about to be replaced)
+    /// when patching with replace.
+    pub fn klp_force_transition(&mut self) {
+        let Some(tp) = self.s.klp_transition_patch else { return };
+        self.emit(|| Event::Forcing(tp));
+        for task in 0..self.s.tasks.len() {
+            self.klp_update_patch_state(task, SwitchHow::Forced);
+        }
+        if self.s.klp_target_state == KlpState::Unpatched {
+            self.s.patch_mut(tp).forced = true;
+        } else if self.s.patch(tp).replace {
+            for p in self.s.klp_patches.clone() {
+                if p != tp {
+                    self.s.patch_mut(p).forced = true;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The text report: per scenario, each property's verdict and, for a
+//! violation, the trace as a shell session with the kernel's log.
+
+use std::fmt::Write;
+
+use crate::report::{ScenarioReport, Status, TraceStep};
+
+/// Renders one scenario's result.
+pub fn render(r: &ScenarioReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} ({}) [profile {}, variant {}, engine {}]",
+        if r.ok { "PASS" } else { "FAIL" },
+        r.spec.name,
+        r.spec.path,
+        r.profile,
+        r.variant,
+        r.engine
+    );
+    let _ = writeln!(
+        out,
+        "  {} states, {} unique, depth {}, {:.2}s{}",
+        r.stats.states,
+        r.stats.unique_states,
+        r.stats.max_depth,
+        r.stats.seconds,
+        match &r.incomplete_reason {
+            Some(why) => format!(" (incomplete: {why})"),
+            None => String::new(),
+        }
+    );
+    if let Some(n) = r.expected_unique_states {
+        if !r.count_ok() {
+            let _ = writeln!(out, "  state count changed: expected {n} unique states, got {}", r.stats.unique_states);
+        }
+    }
+    for p in &r.properties {
+        let mark = if p.ok { "ok  " } else { "FAIL" };
+        let _ = writeln!(out, "  {mark} {:<28} {:<9} (expected {})", p.id, p.status.as_str(), p.expected);
+        if let (Some(trace), true) = (&p.trace, p.status == Status::Violated || !p.ok) {
+            let what = if p.kind == "sometimes" { "example" } else { "counterexample" };
+            let _ = writeln!(out, "       {what} ({} steps):", trace.len());
+            out += &render_trace(trace, "         ");
+        }
+    }
+    out
+}
+
+/// A trace as a shell session: `$ command` then the log lines it printed.
+pub fn render_trace(trace: &[TraceStep], indent: &str) -> String {
+    let mut out = String::new();
+    for (i, step) in trace.iter().enumerate() {
+        let shell = !step.action.starts_with('[') && !step.action.starts_with("task ");
+        if shell {
+            let _ = writeln!(out, "{indent}{:>3}. $ {}", i + 1, step.action);
+        } else {
+            let _ = writeln!(out, "{indent}{:>3}. ({})", i + 1, step.action);
+        }
+        for line in &step.transcript {
+            let _ = writeln!(out, "{indent}       {line}");
+        }
+    }
+    out
+}
