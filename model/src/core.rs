@@ -39,7 +39,7 @@ impl<E: EventSink> Kernel<'_, E> {
             loads: saved.loads + 1,
             replace,
             pre_patch_ret: params.pre_patch_ret.unwrap_or(def.pre_patch_ret),
-            ever_replaced: saved.ever_replaced,
+            replaced_by: saved.replaced_by,
             ..PatchRec::unloaded()
         };
         if replace {
@@ -175,7 +175,7 @@ impl<E: EventSink> Kernel<'_, E> {
             let rec = self.s.patch_mut(old);
             rec.retired = true;
             rec.replaced = true;
-            rec.ever_replaced = true;
+            rec.replaced_by |= 1 << new;
         }
     }
 

@@ -124,7 +124,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         id: "replaced-patch-reloadable",
         kind: Kind::Sometimes,
-        meaning: "witness: a patch that was replaced is loaded again and completes a replace, alone on klp_patches",
+        meaning: "witness: a replaced patch's module is loaded again and replaces its replacer",
         check: replaced_patch_reloadable,
     },
 ];
@@ -273,11 +273,7 @@ fn replace_completes(_: &Scenario, s: &State) -> bool {
 }
 
 fn replaced_patch_reloadable(_: &Scenario, s: &State) -> bool {
-    match s.klp_patches[..] {
-        [p] => {
-            let r = s.patch(p);
-            r.ever_replaced && r.loads >= 2 && r.replace && r.enabled && s.klp_transition_patch.is_none()
-        }
-        _ => false,
-    }
+    s.patches.iter().enumerate().any(|(p, r)| {
+        crate::kernel::bits(r.replaced_by as u64).any(|q| s.patch(q).replaced_by & (1 << p) != 0)
+    })
 }

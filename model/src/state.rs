@@ -127,8 +127,9 @@ pub struct PatchRec {
     pub retired: bool,
     /// Ghost: this instance was replaced by an atomic replace.
     pub replaced: bool,
-    /// Ghost: some instance of this patch was replaced (sticky across insmods).
-    pub ever_replaced: bool,
+    /// Ghost: the patches that ever replaced an instance of this one, bit per
+    /// PatchId (sticky across insmods).
+    pub replaced_by: u16,
 }
 
 impl PatchRec {
@@ -148,7 +149,7 @@ impl PatchRec {
             cb_open: 0,
             retired: false,
             replaced: false,
-            ever_replaced: false,
+            replaced_by: 0,
         }
     }
 
