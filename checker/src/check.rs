@@ -10,16 +10,30 @@ use klp_reports::{build_trace, PropertyReport, ScenarioReport, SpecRef, Stats, S
 use crate::engines::{run_stateright, Bounds, EngineKind, Outcome};
 
 /// Checks `scenario` with `engine` and builds its report.
-pub fn check_scenario(path: &Path, scenario: Scenario, engine: EngineKind, bounds: &Bounds) -> ScenarioReport {
+pub fn check_scenario(
+    path: &Path,
+    scenario: Scenario,
+    engine: EngineKind,
+    bounds: &Bounds,
+) -> ScenarioReport {
     let model = KlpModel::new(scenario);
     let outcome = run_stateright(&model, engine, bounds);
     report(path, &model, engine.name(), bounds, &outcome)
 }
 
 /// Judges an engine's outcome against the scenario's expectations.
-pub fn report(path: &Path, model: &KlpModel, engine: &str, bounds: &Bounds, o: &Outcome) -> ScenarioReport {
+pub fn report(
+    path: &Path,
+    model: &KlpModel,
+    engine: &str,
+    bounds: &Bounds,
+    o: &Outcome,
+) -> ScenarioReport {
     let sc = &*model.sc;
-    let offered: Vec<_> = PROPERTIES.iter().filter(|p| p.kind != Kind::Eventually).collect();
+    let offered: Vec<_> = PROPERTIES
+        .iter()
+        .filter(|p| p.kind != Kind::Eventually)
+        .collect();
     let mut properties = Vec::new();
     for (i, p) in offered.iter().enumerate() {
         let found = o.discoveries.get(i).and_then(|d| d.as_ref());
@@ -42,10 +56,17 @@ pub fn report(path: &Path, model: &KlpModel, engine: &str, bounds: &Bounds, o: &
         });
     }
     // Pinned counts are for searches without symmetry reduction.
-    let expected_unique_states = if bounds.symmetry { None } else { sc.expected_unique_states };
+    let expected_unique_states = if bounds.symmetry {
+        None
+    } else {
+        sc.expected_unique_states
+    };
     let mut r = ScenarioReport {
         schema_version: 1,
-        spec: SpecRef { name: sc.name.clone(), path: path.display().to_string() },
+        spec: SpecRef {
+            name: sc.name.clone(),
+            path: path.display().to_string(),
+        },
         profile: sc.profile.name().to_string(),
         variant: sc.variant.name().to_string(),
         engine: engine.to_string(),
@@ -57,7 +78,11 @@ pub fn report(path: &Path, model: &KlpModel, engine: &str, bounds: &Bounds, o: &
             unique_states: o.unique_states,
             max_depth: o.max_depth,
             seconds: o.seconds,
-            states_per_second: if o.seconds > 0.0 { o.unique_states as f64 / o.seconds } else { 0.0 },
+            states_per_second: if o.seconds > 0.0 {
+                o.unique_states as f64 / o.seconds
+            } else {
+                0.0
+            },
         },
         properties,
         expected_unique_states,

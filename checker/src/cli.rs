@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::engines::EngineKind;
 
 #[derive(Debug, Parser)]
-#[command(name = "klpcheck", version, about = "Model checker of Linux kernel livepatch semantics")]
+#[command(
+    name = "klpcheck",
+    version,
+    about = "Model checker of Linux kernel livepatch semantics"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -23,10 +27,19 @@ pub enum Format {
 pub enum Command {
     /// Exhaustive check of every scenario (files, or directories searched for *.json).
     Check(CheckArgs),
+    /// Run a script (an oracle case or a scenario with `script`), print its
+    /// events and compare them with `expected_events`.
+    Run(RunArgs),
     /// Print the JSON Schema of scenario files.
     Schema,
     /// List property ids, profiles and variants.
     List,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// An oracle case (../shared/oracle/*.json) or a scenario with a `script`.
+    pub file: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

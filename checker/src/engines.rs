@@ -76,9 +76,15 @@ pub fn run_stateright(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Ou
     let timed_out = bounds.timeout.is_some_and(|t| start.elapsed() >= t);
     let hit_max = bounds.max_states.is_some_and(|n| states >= n);
     let incomplete_reason = if hit_max {
-        Some(format!("--max-states {} reached", bounds.max_states.unwrap_or(0)))
+        Some(format!(
+            "--max-states {} reached",
+            bounds.max_states.unwrap_or(0)
+        ))
     } else if timed_out {
-        Some(format!("--timeout {}s reached", bounds.timeout.map(|t| t.as_secs()).unwrap_or(0)))
+        Some(format!(
+            "--timeout {}s reached",
+            bounds.timeout.map(|t| t.as_secs()).unwrap_or(0)
+        ))
     } else {
         None
     };
@@ -95,7 +101,10 @@ pub fn run_stateright(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Ou
 
 type Collected = (u64, u64, u64, Vec<Option<Vec<Action>>>);
 
-fn collect<C: Checker<KlpModel>>(checker: C, props: &[stateright::Property<KlpModel>]) -> Collected {
+fn collect<C: Checker<KlpModel>>(
+    checker: C,
+    props: &[stateright::Property<KlpModel>],
+) -> Collected {
     let found = props
         .iter()
         .map(|p| checker.discovery(p.name).map(|path| path.into_actions()))

@@ -18,3 +18,4 @@ pub mod engines;
 pub mod list;
 pub mod load;
 pub mod run;
+pub mod selftest;

@@ -9,7 +9,10 @@ use klp_model::{parse_spec, Scenario, SpecError};
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{path}: cannot read: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}:{error}")]
     Spec { path: String, error: SpecError },
     #[error("{path}: no scenario files (*.json) found")]
@@ -30,7 +33,9 @@ pub fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
             let before = files.len();
             collect_dir(arg, &mut files)?;
             if files.len() == before {
-                return Err(LoadError::Empty { path: arg.display().to_string() });
+                return Err(LoadError::Empty {
+                    path: arg.display().to_string(),
+                });
             }
         } else {
             files.push(arg.clone());
@@ -40,9 +45,14 @@ pub fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let io = |source| LoadError::Io { path: dir.display().to_string(), source };
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(dir).map_err(io)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    let io = |source| LoadError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -52,7 +62,9 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
                 continue;
             }
             collect_dir(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "json") && p.file_name().is_some_and(|n| n != "schema.json") {
+        } else if p.extension().is_some_and(|e| e == "json")
+            && p.file_name().is_some_and(|n| n != "schema.json")
+        {
             out.push(p);
         }
     }
@@ -62,11 +74,26 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
 /// Reads and compiles one scenario file.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io { path: shown.clone(), source })?;
-    let spec = parse_spec(&text).map_err(|error| LoadError::Spec { path: shown.clone(), error: locate(error) })?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let scenario = Scenario::compile(&spec, &stem).map_err(|error| LoadError::Spec { path: shown, error: locate(error) })?;
-    Ok(Loaded { path: path.to_path_buf(), scenario })
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let spec = parse_spec(&text).map_err(|error| LoadError::Spec {
+        path: shown.clone(),
+        error: locate(error),
+    })?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let scenario = Scenario::compile(&spec, &stem).map_err(|error| LoadError::Spec {
+        path: shown,
+        error: locate(error),
+    })?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        scenario,
+    })
 }
 
 /// Formats a semantic error as ` at ...` after the path's colon.

@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Schema => print(&klp_model::spec::schema_json()),
         Command::List => print(&crate::list::render()),
         Command::Check(args) => check(&args),
+        Command::Run(args) => run_script(&args.file),
     }
 }
 
@@ -70,7 +71,9 @@ fn check(args: &CheckArgs) -> i32 {
         }
     }
     let bounds = Bounds {
-        threads: args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         max_states: args.max_states,
         timeout: args.timeout.map(Duration::from_secs),
         symmetry: args.symmetry && !args.no_symmetry,
@@ -102,5 +105,55 @@ fn check(args: &CheckArgs) -> i32 {
         EXIT_INCOMPLETE
     } else {
         EXIT_OK
+    }
+}
+
+/// `klpcheck run`: events on stdout, the verdict and first divergence on
+/// stderr.
+fn run_script(path: &std::path::Path) -> i32 {
+    use crate::selftest::{load_case, run_case};
+    let lib = crate::selftest::library::Library::builtin();
+    let case = match load_case(path, &lib) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let outcome = run_case(&case, &lib);
+    let mut out = std::io::stdout().lock();
+    for (_, e) in &outcome.events {
+        if writeln!(out, "{e}").is_err() {
+            break;
+        }
+    }
+    if let Some((_, msg)) = &outcome.error {
+        eprintln!("klpcheck: {}: {msg}", case.name);
+    }
+    if let Some(d) = &outcome.divergence {
+        let step = d
+            .step
+            .and_then(|i| {
+                case.steps
+                    .get(i)
+                    .map(|s| format!(" (printed by step {} {})", i + 1, s.describe()))
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "klpcheck: {}: event {} differs{step}:\n  expected: {}\n  got:      {}",
+            case.name,
+            d.index + 1,
+            d.expected.as_deref().unwrap_or("(nothing more)"),
+            d.got.as_deref().unwrap_or("(nothing more)")
+        );
+    }
+    if outcome.ok() {
+        if case.expected_events.is_some() {
+            eprintln!(
+                "klpcheck: {}: {} events match expected_events",
+                case.name,
+                outcome.events.len()
+            );
+        }
+        EXIT_OK
+    } else {
+        EXIT_FAILED
     }
 }

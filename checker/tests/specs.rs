@@ -16,7 +16,12 @@ fn all_specs() -> Vec<PathBuf> {
 }
 
 fn bounds() -> Bounds {
-    Bounds { threads: 2, max_states: None, timeout: None, symmetry: false }
+    Bounds {
+        threads: 2,
+        max_states: None,
+        timeout: None,
+        symmetry: false,
+    }
 }
 
 /// Each spec's verdicts match its `expect` and its count matches
@@ -41,11 +46,21 @@ fn every_spec_meets_expectations_on_both_stateright_engines() {
             let r = check_scenario(&path, l.scenario, engine, &bounds());
             assert!(r.complete, "{}: search incomplete", path.display());
             if !r.ok {
-                failures.push(format!("{} on {}:\n{}", path.display(), engine.name(), klp_reports::text::render(&r)));
+                failures.push(format!(
+                    "{} on {}:\n{}",
+                    path.display(),
+                    engine.name(),
+                    klp_reports::text::render(&r)
+                ));
             }
             counts.push(r.stats.unique_states);
         }
-        assert_eq!(counts[0], counts[1], "{}: BFS and DFS disagree on unique states", path.display());
+        assert_eq!(
+            counts[0],
+            counts[1],
+            "{}: BFS and DFS disagree on unique states",
+            path.display()
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -54,8 +69,13 @@ fn every_spec_meets_expectations_on_both_stateright_engines() {
 /// `cargo run -p klp-checker -- schema > specs/schema.json`).
 #[test]
 fn committed_schema_is_current() {
-    let committed = std::fs::read_to_string(specs_dir().join("schema.json")).expect("specs/schema.json exists");
-    assert_eq!(committed, klp_model::spec::schema_json(), "specs/schema.json is stale");
+    let committed =
+        std::fs::read_to_string(specs_dir().join("schema.json")).expect("specs/schema.json exists");
+    assert_eq!(
+        committed,
+        klp_model::spec::schema_json(),
+        "specs/schema.json is stale"
+    );
 }
 
 /// Every spec validates against the committed schema's top-level keys (a
@@ -63,12 +83,20 @@ fn committed_schema_is_current() {
 #[test]
 fn specs_use_only_schema_keys() {
     let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(specs_dir().join("schema.json")).unwrap()).unwrap();
-    let props = schema["properties"].as_object().expect("schema has properties");
+        serde_json::from_str(&std::fs::read_to_string(specs_dir().join("schema.json")).unwrap())
+            .unwrap();
+    let props = schema["properties"]
+        .as_object()
+        .expect("schema has properties");
     for path in all_specs() {
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for key in v.as_object().unwrap().keys() {
-            assert!(props.contains_key(key), "{}: key `{key}` not in schema", path.display());
+            assert!(
+                props.contains_key(key),
+                "{}: key `{key}` not in schema",
+                path.display()
+            );
         }
     }
 }

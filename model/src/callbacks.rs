@@ -20,7 +20,11 @@ impl<E: EventSink> Kernel<'_, E> {
         let ret = match self.callback_effects(p, obj, CallbackKind::PrePatch) {
             Some(eff) => {
                 self.watch_callback(p, obj, CallbackKind::PrePatch);
-                self.run_effects(p, Some((obj, CallbackKind::PrePatch, self.mod_state(obj, ms))), &eff)
+                self.run_effects(
+                    p,
+                    Some((obj, CallbackKind::PrePatch, self.mod_state(obj, ms))),
+                    &eff,
+                )
             }
             None => 0,
         };
@@ -46,7 +50,11 @@ impl<E: EventSink> Kernel<'_, E> {
             if self.s.patch(p).cb_open & (1 << obj) == 0 {
                 self.s.violations |= V_CALLBACK_PAIRING;
             }
-            self.run_effects(p, Some((obj, CallbackKind::PostPatch, self.mod_state(obj, ms))), &eff);
+            self.run_effects(
+                p,
+                Some((obj, CallbackKind::PostPatch, self.mod_state(obj, ms))),
+                &eff,
+            );
         }
     }
 
@@ -54,11 +62,16 @@ impl<E: EventSink> Kernel<'_, E> {
     pub fn klp_pre_unpatch_callback(&mut self, p: PatchId, obj: ObjId, ms: ModState) {
         if let Some(eff) = self.callback_effects(p, obj, CallbackKind::PreUnpatch) {
             self.watch_callback(p, obj, CallbackKind::PreUnpatch);
-            let patching = self.s.klp_transition_patch == Some(p) && self.s.klp_target_state == KlpState::Patched;
+            let patching = self.s.klp_transition_patch == Some(p)
+                && self.s.klp_target_state == KlpState::Patched;
             if self.s.patch(p).obj_patched & (1 << obj) == 0 || patching {
                 self.s.violations |= V_CALLBACK_PAIRING;
             }
-            self.run_effects(p, Some((obj, CallbackKind::PreUnpatch, self.mod_state(obj, ms))), &eff);
+            self.run_effects(
+                p,
+                Some((obj, CallbackKind::PreUnpatch, self.mod_state(obj, ms))),
+                &eff,
+            );
         }
     }
 
@@ -72,7 +85,11 @@ impl<E: EventSink> Kernel<'_, E> {
                 if self.s.patch(p).cb_open & bit == 0 {
                     self.s.violations |= V_CALLBACK_PAIRING;
                 }
-                self.run_effects(p, Some((obj, CallbackKind::PostUnpatch, self.mod_state(obj, ms))), &eff);
+                self.run_effects(
+                    p,
+                    Some((obj, CallbackKind::PostUnpatch, self.mod_state(obj, ms))),
+                    &eff,
+                );
             }
             self.s.patch_mut(p).cb_open &= !bit;
         }
@@ -80,7 +97,10 @@ impl<E: EventSink> Kernel<'_, E> {
     }
 
     fn callback_effects(&self, p: PatchId, obj: ObjId, kind: CallbackKind) -> Option<Effects> {
-        self.sc.patches[p as usize].object(obj).and_then(|o| o.callback(kind)).cloned()
+        self.sc.patches[p as usize]
+            .object(obj)
+            .and_then(|o| o.callback(kind))
+            .cloned()
     }
 
     /// Monitor of only-new-callbacks: during a replace transition only the
@@ -108,7 +128,12 @@ impl<E: EventSink> Kernel<'_, E> {
     ) -> u8 {
         if eff.log {
             if let Some((obj, kind, mod_state)) = callback {
-                self.emit(|| Event::Callback { patch: p, obj, kind, mod_state });
+                self.emit(|| Event::Callback {
+                    patch: p,
+                    obj,
+                    kind,
+                    mod_state,
+                });
             }
         }
         if E::ENABLED {
@@ -142,7 +167,11 @@ impl<E: EventSink> Kernel<'_, E> {
         };
         if let Some(cond) = &eff.if_prev_state {
             let (id, then, otherwise) = &**cond;
-            let branch = if self.klp_get_prev_state(*id) { then } else { otherwise };
+            let branch = if self.klp_get_prev_state(*id) {
+                then
+            } else {
+                otherwise
+            };
             let r = self.run_effects(p, callback, branch);
             if ret == 0 {
                 ret = r;

@@ -125,7 +125,11 @@ impl<E: EventSink> Kernel<'_, E> {
             Err(EINVAL)
         };
         if let Err(errno) = result {
-            self.emit(|| Event::WriteError { patch: p, attr: "enabled", errno });
+            self.emit(|| Event::WriteError {
+                patch: p,
+                attr: "enabled",
+                errno,
+            });
         }
         result
     }
@@ -156,7 +160,11 @@ impl<E: EventSink> Kernel<'_, E> {
     /// transition patch; otherwise klp_force_transition.
     pub fn force_store(&mut self, p: PatchId) -> Result<(), u8> {
         if self.s.klp_transition_patch != Some(p) {
-            self.emit(|| Event::WriteError { patch: p, attr: "force", errno: EINVAL });
+            self.emit(|| Event::WriteError {
+                patch: p,
+                attr: "force",
+                errno: EINVAL,
+            });
             return Err(EINVAL);
         }
         self.klp_force_transition();
@@ -209,7 +217,10 @@ impl<E: EventSink> Kernel<'_, E> {
         let rec = self.s.patch_mut(p);
         rec.life = Life::Freed;
         let module_put = !rec.forced;
-        self.emit(|| Event::PatchFreed { patch: p, module_put });
+        self.emit(|| Event::PatchFreed {
+            patch: p,
+            module_put,
+        });
     }
 
     /// kernel/module: `rmmod` of a livepatch module — only when its
@@ -297,7 +308,12 @@ impl<E: EventSink> Kernel<'_, E> {
     /// core.c:klp_cleanup_module_patches_limited — for each patch before
     /// `limit` with an object for `m`: pre_unpatch (not for the transition
     /// patch), unpatch, post_unpatch (gated), forget obj->mod.
-    fn klp_cleanup_module_patches_limited(&mut self, m: ObjId, limit: Option<PatchId>, ms: ModState) {
+    fn klp_cleanup_module_patches_limited(
+        &mut self,
+        m: ObjId,
+        limit: Option<PatchId>,
+        ms: ModState,
+    ) {
         for p in self.s.klp_patches.clone() {
             if Some(p) == limit {
                 break;
@@ -318,6 +334,9 @@ impl<E: EventSink> Kernel<'_, E> {
     /// Whether a task runs code of target module `m` (its exit would wait).
     pub fn module_code_in_use(&self, m: ObjId) -> bool {
         let funcs = self.sc.object_funcs_mask(m);
-        self.s.tasks.iter().any(|t| t.frames.iter().any(|f| funcs & (1 << f.func) != 0))
+        self.s
+            .tasks
+            .iter()
+            .any(|t| t.frames.iter().any(|f| funcs & (1 << f.func) != 0))
     }
 }

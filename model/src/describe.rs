@@ -20,16 +20,32 @@ pub fn command(sc: &Scenario, a: &Action) -> String {
             s
         }
         Action::WriteEnabled(p, v) => {
-            format!("echo {} > /sys/kernel/livepatch/{}/enabled", v as u8, module(p))
+            format!(
+                "echo {} > /sys/kernel/livepatch/{}/enabled",
+                v as u8,
+                module(p)
+            )
         }
         Action::WriteForce(p) => format!("echo 1 > /sys/kernel/livepatch/{}/force", module(p)),
         Action::Rmmod(p) => format!("rmmod {}", module(p)),
         Action::SetPrePatchRet(p, e) => {
-            let v = if e == 0 { "0".to_string() } else { format!("-{e}") };
-            format!("echo {v} > /sys/module/{}/parameters/pre_patch_ret", module(p))
+            let v = if e == 0 {
+                "0".to_string()
+            } else {
+                format!("-{e}")
+            };
+            format!(
+                "echo {v} > /sys/module/{}/parameters/pre_patch_ret",
+                module(p)
+            )
         }
-        Action::FreeWork(p) => format!("[kworker] free_work of '{}' runs (klp_free_patch_finish)", module(p)),
-        Action::TransitionWork => "[kworker] klp_transition_work runs (klp_try_complete_transition)".to_string(),
+        Action::FreeWork(p) => format!(
+            "[kworker] free_work of '{}' runs (klp_free_patch_finish)",
+            module(p)
+        ),
+        Action::TransitionWork => {
+            "[kworker] klp_transition_work runs (klp_try_complete_transition)".to_string()
+        }
         Action::LoadModule(m) => format!("insmod {}.ko", sc.objects[m as usize].name),
         Action::UnloadModule(m) => format!("rmmod {}", sc.objects[m as usize].name),
         Action::Call { task, func } => {
@@ -51,7 +67,11 @@ pub fn command_in(sc: &Scenario, s: &State, a: &Action) -> String {
                     task + 1,
                     sc.funcs[fr.func as usize].name
                 ),
-                Some(fr) => format!("task {} returns from {}()", task + 1, sc.funcs[fr.func as usize].name),
+                Some(fr) => format!(
+                    "task {} returns from {}()",
+                    task + 1,
+                    sc.funcs[fr.func as usize].name
+                ),
                 None => command(sc, a),
             }
         }

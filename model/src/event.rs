@@ -45,7 +45,12 @@ pub enum Event {
     /// `from` is the target before the reversal.
     TransitionReverse(PatchId, KlpState),
     TransitionCancel(PatchId),
-    Callback { patch: PatchId, obj: ObjId, kind: CallbackKind, mod_state: Option<ModState> },
+    Callback {
+        patch: PatchId,
+        obj: ObjId,
+        kind: CallbackKind,
+        mod_state: Option<ModState>,
+    },
     PrePatchFailed(PatchId, ObjId),
     EnableFailed(PatchId),
     ModuleApply(PatchId, ObjId),
@@ -65,7 +70,11 @@ pub enum Event {
     ShadowDuplicate(u8),
     // --- silent: no kernel log line ---
     /// A sysfs write failed with this errno.
-    WriteError { patch: PatchId, attr: &'static str, errno: u8 },
+    WriteError {
+        patch: PatchId,
+        attr: &'static str,
+        errno: u8,
+    },
     /// rmmod failed (module in use).
     UnloadErrorPatch(PatchId),
     /// The livepatch module was unloaded.
@@ -73,12 +82,29 @@ pub enum Event {
     /// The target module was unloaded.
     TargetGone(ObjId),
     /// klp_free_patch_finish ran: the sysfs directory is gone.
-    PatchFreed { patch: PatchId, module_put: bool },
+    PatchFreed {
+        patch: PatchId,
+        module_put: bool,
+    },
     /// klp_try_complete_transition found tasks still to switch.
-    TransitionPending { patch: PatchId, remaining: usize },
-    TaskCall { task: usize, func: FuncId, code: Impl },
-    TaskReturn { task: usize, func: FuncId },
-    TaskSwitched { task: usize, to: KlpState, how: SwitchHow },
+    TransitionPending {
+        patch: PatchId,
+        remaining: usize,
+    },
+    TaskCall {
+        task: usize,
+        func: FuncId,
+        code: Impl,
+    },
+    TaskReturn {
+        task: usize,
+        func: FuncId,
+    },
+    TaskSwitched {
+        task: usize,
+        to: KlpState,
+        how: SwitchHow,
+    },
     ShadowCreated(u8),
     ShadowFreed(u8),
     SysmodSet(u8),
@@ -115,13 +141,27 @@ impl Event {
             Event::Enabling(x) => format!("enabling({})", p(x)),
             Event::TransitionInit(x, d) => format!("transition_init({},{})", p(x), d.direction()),
             Event::TransitionStart(x, d) => format!("transition_start({},{})", p(x), d.direction()),
-            Event::TransitionCompleting(x, d) => format!("transition_completing({},{})", p(x), d.direction()),
-            Event::TransitionComplete(x, d) => format!("transition_complete({},{})", p(x), d.direction()),
+            Event::TransitionCompleting(x, d) => {
+                format!("transition_completing({},{})", p(x), d.direction())
+            }
+            Event::TransitionComplete(x, d) => {
+                format!("transition_complete({},{})", p(x), d.direction())
+            }
             Event::TransitionReverse(x, from) => {
-                format!("transition_reverse({},{},{})", p(x), from.direction(), from.flip().direction())
+                format!(
+                    "transition_reverse({},{},{})",
+                    p(x),
+                    from.direction(),
+                    from.flip().direction()
+                )
             }
             Event::TransitionCancel(x) => format!("transition_cancel({})", p(x)),
-            Event::Callback { patch, obj, kind, mod_state } => match mod_state {
+            Event::Callback {
+                patch,
+                obj,
+                kind,
+                mod_state,
+            } => match mod_state {
                 Some(ms) => format!("{}({},{},{})", kind.name(), p(patch), o(obj), ms.name()),
                 None => format!("{}({},{})", kind.name(), p(patch), o(obj)),
             },
@@ -135,25 +175,49 @@ impl Event {
             Event::ModExit(m) => format!("mod_exit({})", o(m)),
             Event::Custom(s) => s.clone(),
             Event::Forcing(x) => format!("forcing({})", p(x)),
-            Event::LoadErrorPatch(x, e) => format!("load_error({},{})", p(x), crate::errno::name(*e)),
-            Event::LoadErrorModule(m, e) => format!("load_error({},{})", o(m), crate::errno::name(*e)),
-            Event::ShadowDuplicate(v) => format!("shadow_duplicate({})", sc.shadow_vars[*v as usize].name),
+            Event::LoadErrorPatch(x, e) => {
+                format!("load_error({},{})", p(x), crate::errno::name(*e))
+            }
+            Event::LoadErrorModule(m, e) => {
+                format!("load_error({},{})", o(m), crate::errno::name(*e))
+            }
+            Event::ShadowDuplicate(v) => {
+                format!("shadow_duplicate({})", sc.shadow_vars[*v as usize].name)
+            }
             Event::WriteError { patch, attr, errno } => {
-                format!("write_error({},{},{})", p(patch), attr, crate::errno::name(*errno))
+                format!(
+                    "write_error({},{},{})",
+                    p(patch),
+                    attr,
+                    crate::errno::name(*errno)
+                )
             }
             Event::UnloadErrorPatch(x) => format!("unload_error({},EBUSY)", p(x)),
             Event::ModuleGone(x) => format!("module_gone({})", p(x)),
             Event::TargetGone(m) => format!("module_gone({})", o(m)),
             Event::PatchFreed { patch, module_put } => {
-                format!("patch_freed({}{})", p(patch), if *module_put { "" } else { ",forced" })
+                format!(
+                    "patch_freed({}{})",
+                    p(patch),
+                    if *module_put { "" } else { ",forced" }
+                )
             }
             Event::TransitionPending { patch, remaining } => {
                 format!("transition_pending({},{remaining})", p(patch))
             }
             Event::TaskCall { task, func, code } => {
-                format!("task_call({},{},{})", task + 1, sc.funcs[*func as usize].name, impl_name(sc, *code))
+                format!(
+                    "task_call({},{},{})",
+                    task + 1,
+                    sc.funcs[*func as usize].name,
+                    impl_name(sc, *code)
+                )
             }
-            Event::TaskReturn { task, func } => format!("task_return({},{})", task + 1, sc.funcs[*func as usize].name),
+            Event::TaskReturn { task, func } => format!(
+                "task_return({},{})",
+                task + 1,
+                sc.funcs[*func as usize].name
+            ),
             Event::TaskSwitched { task, to, how } => format!(
                 "task_switched({},{},{})",
                 task + 1,
@@ -164,7 +228,9 @@ impl Event {
                     SwitchHow::Forced => "forced",
                 }
             ),
-            Event::ShadowCreated(v) => format!("shadow_created({})", sc.shadow_vars[*v as usize].name),
+            Event::ShadowCreated(v) => {
+                format!("shadow_created({})", sc.shadow_vars[*v as usize].name)
+            }
             Event::ShadowFreed(v) => format!("shadow_freed({})", sc.shadow_vars[*v as usize].name),
             Event::SysmodSet(m) => format!("sysmod_set({})", sc.sysmods[*m as usize]),
             Event::SysmodCleared(m) => format!("sysmod_cleared({})", sc.sysmods[*m as usize]),

@@ -24,7 +24,12 @@ pub struct Kernel<'a, E: EventSink> {
 
 impl<'a, E: EventSink> Kernel<'a, E> {
     pub fn new(sc: &'a Scenario, s: &'a mut State, ev: &'a mut E) -> Self {
-        Kernel { sc, s, ev, in_module_notifier: false }
+        Kernel {
+            sc,
+            s,
+            ev,
+            in_module_notifier: false,
+        }
     }
 
     #[inline]

@@ -28,9 +28,12 @@ impl<E: EventSink> Kernel<'_, E> {
 pub fn klp_is_patch_compatible(sc: &Scenario, s: &State, p: PatchId, replace: bool) -> bool {
     let new = &sc.patches[p as usize];
     s.klp_patches.iter().all(|&old| {
-        sc.patches[old as usize].states.iter().all(|&(id, version)| match new.state_version(id) {
-            None => !replace,
-            Some(v) => v >= version,
-        })
+        sc.patches[old as usize]
+            .states
+            .iter()
+            .all(|&(id, version)| match new.state_version(id) {
+                None => !replace,
+                Some(v) => v >= version,
+            })
     })
 }

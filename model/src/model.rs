@@ -54,14 +54,22 @@ pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> S
             if k.s.patch(p).has_sysfs_dir() {
                 let _ = k.enabled_store(p, v);
             } else {
-                k.emit(|| Event::WriteError { patch: p, attr: "enabled", errno: 2 });
+                k.emit(|| Event::WriteError {
+                    patch: p,
+                    attr: "enabled",
+                    errno: 2,
+                });
             }
         }
         Action::WriteForce(p) => {
             if k.s.patch(p).has_sysfs_dir() {
                 let _ = k.force_store(p);
             } else {
-                k.emit(|| Event::WriteError { patch: p, attr: "force", errno: 2 });
+                k.emit(|| Event::WriteError {
+                    patch: p,
+                    attr: "force",
+                    errno: 2,
+                });
             }
         }
         Action::Rmmod(p) => {
@@ -168,7 +176,10 @@ impl Model for KlpModel {
         }
         for t in 0..s.tasks.len() {
             for f in crate::kernel::bits(callable(sc, s, t)) {
-                actions.push(Action::Call { task: t as u8, func: f as FuncId });
+                actions.push(Action::Call {
+                    task: t as u8,
+                    func: f as FuncId,
+                });
             }
             if !s.tasks[t].frames.is_empty() {
                 actions.push(Action::Return { task: t as u8 });
@@ -207,7 +218,8 @@ macro_rules! checks {
         [$(|m: &KlpModel, s: &State| (PROPERTIES[$i].check)(&m.sc, s)),*]
     };
 }
-const CHECKS: [fn(&KlpModel, &State) -> bool; 14] = checks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
+const CHECKS: [fn(&KlpModel, &State) -> bool; 14] =
+    checks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
 
 /// Tasks are interchangeable: the canonical state sorts them.
 impl Representative for State {

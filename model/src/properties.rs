@@ -3,7 +3,7 @@
 //! (callback order, replace results) are watched by monitors in the step
 //! function, which set a ghost bit in `State::violations`.
 
-use crate::kernel::{all_funcs_of, objects_of, funcs_of};
+use crate::kernel::{all_funcs_of, funcs_of, objects_of};
 use crate::klp_state::klp_is_patch_compatible;
 use crate::patch::klp_ftrace_handler;
 use crate::scenario::Scenario;
@@ -152,13 +152,20 @@ pub fn property(id: &str) -> Option<&'static PropertyInfo> {
 }
 
 fn single_transition(_: &Scenario, s: &State) -> bool {
-    let in_transition: Vec<usize> =
-        s.patches.iter().enumerate().filter(|(_, r)| r.transition).map(|(i, _)| i).collect();
+    let in_transition: Vec<usize> = s
+        .patches
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.transition)
+        .map(|(i, _)| i)
+        .collect();
     match s.klp_transition_patch {
         None => {
             in_transition.is_empty()
                 && s.klp_target_state == KlpState::Idle
-                && s.tasks.iter().all(|t| t.patch_state == KlpState::Idle && !t.tif_patch_pending)
+                && s.tasks
+                    .iter()
+                    .all(|t| t.patch_state == KlpState::Idle && !t.tif_patch_pending)
         }
         Some(tp) => {
             s.klp_target_state != KlpState::Idle && in_transition.iter().all(|&i| i == tp as usize)
@@ -167,7 +174,9 @@ fn single_transition(_: &Scenario, s: &State) -> bool {
 }
 
 fn consistent_universe(sc: &Scenario, s: &State) -> bool {
-    let Some(tp) = s.klp_transition_patch else { return true };
+    let Some(tp) = s.klp_transition_patch else {
+        return true;
+    };
     let touched = all_funcs_of(sc, s, tp);
     s.tasks.iter().all(|t| {
         t.frames
@@ -212,7 +221,9 @@ fn stack_well_formed(sc: &Scenario, s: &State) -> bool {
     s.func_stacks.iter().enumerate().all(|(f, stack)| {
         let mut last_pos = None;
         stack.iter().all(|&p| {
-            let Some(pos) = s.list_pos(p) else { return false };
+            let Some(pos) = s.list_pos(p) else {
+                return false;
+            };
             let in_order = last_pos.is_none_or(|l| pos > l);
             last_pos = Some(pos);
             in_order && all_funcs_of(sc, s, p) & (1 << f) != 0
@@ -229,33 +240,51 @@ fn no_dangling_code(sc: &Scenario, s: &State) -> bool {
         }
     };
     let func_present = |f: u8| s.modules_loaded & (1 << sc.funcs[f as usize].obj) != 0;
-    let frames_ok = s
-        .tasks
-        .iter()
-        .all(|t| t.frames.iter().all(|fr| code_present(fr.code) && func_present(fr.func)));
+    let frames_ok = s.tasks.iter().all(|t| {
+        t.frames
+            .iter()
+            .all(|fr| code_present(fr.code) && func_present(fr.func))
+    });
     let stacks_ok = s.func_stacks.iter().enumerate().all(|(f, stack)| {
-        stack.is_empty() || (func_present(f as u8) && stack.iter().all(|&p| s.patch(p).life != Life::Unloaded))
+        stack.is_empty()
+            || (func_present(f as u8) && stack.iter().all(|&p| s.patch(p).life != Life::Unloaded))
     });
     frames_ok && stacks_ok
 }
 
 fn forced_module_pinned(_: &Scenario, s: &State) -> bool {
-    s.patches.iter().all(|r| !(r.forced && r.life == Life::Unloaded))
+    s.patches
+        .iter()
+        .all(|r| !(r.forced && r.life == Life::Unloaded))
 }
 
 fn states_compatible(sc: &Scenario, s: &State) -> bool {
-    let enabled: Vec<u8> = s.klp_patches.iter().copied().filter(|&p| s.patch(p).enabled).collect();
+    let enabled: Vec<u8> = s
+        .klp_patches
+        .iter()
+        .copied()
+        .filter(|&p| s.patch(p).enabled)
+        .collect();
     (0..enabled.len()).all(|j| {
-        let before = State { klp_patches: enabled[..j].to_vec(), ..s.clone() };
+        let before = State {
+            klp_patches: enabled[..j].to_vec(),
+            ..s.clone()
+        };
         klp_is_patch_compatible(sc, &before, enabled[j], s.patch(enabled[j]).replace)
     })
 }
 
-fn running_code<'a>(sc: &'a Scenario, s: &'a State) -> impl Iterator<Item = &'a crate::scenario::Code> {
-    s.tasks.iter().flat_map(|t| t.frames.iter()).filter_map(move |fr| match fr.code {
-        Impl::Original => None,
-        Impl::Patch { patch, .. } => sc.patches[patch as usize].code(fr.func),
-    })
+fn running_code<'a>(
+    sc: &'a Scenario,
+    s: &'a State,
+) -> impl Iterator<Item = &'a crate::scenario::Code> {
+    s.tasks
+        .iter()
+        .flat_map(|t| t.frames.iter())
+        .filter_map(move |fr| match fr.code {
+            Impl::Original => None,
+            Impl::Patch { patch, .. } => sc.patches[patch as usize].code(fr.func),
+        })
 }
 
 fn shadow_no_use_after_free(sc: &Scenario, s: &State) -> bool {

@@ -28,14 +28,22 @@ pub const MAX_LOADS: u32 = 4;
 pub enum SpecError {
     /// The text is not valid JSON for the scenario language.
     #[error("{line}:{column}: at `{path}`: {message}")]
-    Parse { line: usize, column: usize, path: String, message: String },
+    Parse {
+        line: usize,
+        column: usize,
+        path: String,
+        message: String,
+    },
     /// Valid JSON whose content makes no sense (unknown name, absurd bound).
     #[error("at `{path}`: {message}")]
     Semantic { path: String, message: String },
 }
 
 fn semantic(path: impl Into<String>, message: impl Into<String>) -> SpecError {
-    SpecError::Semantic { path: path.into(), message: message.into() }
+    SpecError::Semantic {
+        path: path.into(),
+        message: message.into(),
+    }
 }
 
 /// Parses scenario text; errors carry line, column and the JSON path.
@@ -48,7 +56,12 @@ pub fn parse_spec(text: &str) -> Result<Spec, SpecError> {
             line: inner.line(),
             column: inner.column(),
             path,
-            message: inner.to_string().split(" at line ").next().unwrap_or("").to_string(),
+            message: inner
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or("")
+                .to_string(),
         }
     })
 }
@@ -89,6 +102,7 @@ pub struct Code {
     pub frees_shadow: u64,
     pub needs: u64,
     pub conflicts: u64,
+    pub emit: Vec<String>,
 }
 
 /// A callback's return value.
@@ -171,7 +185,11 @@ pub struct Patch {
 impl Patch {
     /// The new code of `func` in this patch, if it patches it statically.
     pub fn code(&self, func: FuncId) -> Option<&Code> {
-        self.objects.iter().flat_map(|o| o.funcs.iter()).find(|(f, _)| *f == func).map(|(_, c)| c)
+        self.objects
+            .iter()
+            .flat_map(|o| o.funcs.iter())
+            .find(|(f, _)| *f == func)
+            .map(|(_, c)| c)
     }
 
     pub fn object(&self, obj: ObjId) -> Option<&PatchObject> {
@@ -237,19 +255,31 @@ impl Scenario {
     }
 
     pub fn func_by_name(&self, name: &str) -> Option<FuncId> {
-        self.funcs.iter().position(|f| f.name == name).map(|i| i as FuncId)
+        self.funcs
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| i as FuncId)
     }
 
     pub fn object_by_name(&self, name: &str) -> Option<ObjId> {
-        self.objects.iter().position(|o| o.name == name).map(|i| i as ObjId)
+        self.objects
+            .iter()
+            .position(|o| o.name == name)
+            .map(|i| i as ObjId)
     }
 
     pub fn patch_by_name(&self, name: &str) -> Option<PatchId> {
-        self.patches.iter().position(|p| p.name == name).map(|i| i as PatchId)
+        self.patches
+            .iter()
+            .position(|p| p.name == name)
+            .map(|i| i as PatchId)
     }
 
     pub fn patch_by_module(&self, module: &str) -> Option<PatchId> {
-        self.patches.iter().position(|p| p.module == module).map(|i| i as PatchId)
+        self.patches
+            .iter()
+            .position(|p| p.module == module)
+            .map(|i| i as PatchId)
     }
 
     /// Shadow variables whose id is `id` (for `klp_shadow_free_all`).
@@ -263,7 +293,10 @@ impl Scenario {
 
     /// Bits of the functions that belong to `obj`.
     pub fn object_funcs_mask(&self, obj: ObjId) -> u64 {
-        self.objects[obj as usize].funcs.iter().fold(0, |m, f| m | 1 << f)
+        self.objects[obj as usize]
+            .funcs
+            .iter()
+            .fold(0, |m, f| m | 1 << f)
     }
 }
 
@@ -280,37 +313,55 @@ impl Compiler {
         if spec.spec_version != spec::SPEC_VERSION {
             return Err(semantic(
                 "spec_version",
-                format!("unsupported spec_version {} (this klpcheck reads 1)", spec.spec_version),
+                format!(
+                    "unsupported spec_version {} (this klpcheck reads 1)",
+                    spec.spec_version
+                ),
             ));
         }
         let profile = match &spec.profile {
             None => Profile::default(),
             Some(name) => Profile::from_name(name).ok_or_else(|| {
-                semantic("profile", format!("unknown profile `{name}` (known: {})", known_profiles()))
+                semantic(
+                    "profile",
+                    format!("unknown profile `{name}` (known: {})", known_profiles()),
+                )
             })?,
         };
         let variant = match &spec.variant {
             None => Variant::default(),
             Some(name) => Variant::from_name(name).ok_or_else(|| {
-                semantic("variant", format!("unknown variant `{name}` (known: {})", known_variants()))
+                semantic(
+                    "variant",
+                    format!("unknown variant `{name}` (known: {})", known_variants()),
+                )
             })?,
         };
         self.objects_from(spec)?;
         self.shadow_from(spec)?;
         for (i, m) in spec.system_modifications.iter().enumerate() {
             if self.sysmods.contains(m) {
-                return Err(semantic(format!("system_modifications[{i}]"), format!("`{m}` is listed twice")));
+                return Err(semantic(
+                    format!("system_modifications[{i}]"),
+                    format!("`{m}` is listed twice"),
+                ));
             }
             self.sysmods.push(m.clone());
         }
         if self.sysmods.len() > MAX_SYSMODS {
-            return Err(semantic("system_modifications", format!("at most {MAX_SYSMODS} are supported")));
+            return Err(semantic(
+                "system_modifications",
+                format!("at most {MAX_SYSMODS} are supported"),
+            ));
         }
         if spec.patches.is_empty() {
             return Err(semantic("patches", "a scenario needs at least one patch"));
         }
         if spec.patches.len() > MAX_PATCHES {
-            return Err(semantic("patches", format!("at most {MAX_PATCHES} patches are supported")));
+            return Err(semantic(
+                "patches",
+                format!("at most {MAX_PATCHES} patches are supported"),
+            ));
         }
         let mut patches = Vec::new();
         for (name, p) in &spec.patches {
@@ -320,7 +371,10 @@ impl Compiler {
             if let Some(b) = patches[..i].iter().find(|b| b.module == a.module) {
                 return Err(semantic(
                     format!("patches.{}.module", a.name),
-                    format!("module `{}` is also the module of patch `{}`", a.module, b.name),
+                    format!(
+                        "module `{}` is also the module of patch `{}`",
+                        a.module, b.name
+                    ),
                 ));
             }
         }
@@ -335,7 +389,10 @@ impl Compiler {
             }
         }
         Ok(Scenario {
-            name: spec.name.clone().unwrap_or_else(|| default_name.to_string()),
+            name: spec
+                .name
+                .clone()
+                .unwrap_or_else(|| default_name.to_string()),
             description: spec.description.clone().unwrap_or_default(),
             profile,
             variant,
@@ -396,32 +453,55 @@ impl Compiler {
                         ),
                     ));
                 }
-                self.funcs.push(Func { name: f.clone(), obj: id });
+                self.funcs.push(Func {
+                    name: f.clone(),
+                    obj: id,
+                });
                 let fid = (self.funcs.len() - 1) as FuncId;
                 self.objects[id as usize].funcs.push(fid);
             }
         }
         if self.objects.len() > MAX_OBJECTS {
-            return Err(semantic("objects", format!("at most {MAX_OBJECTS} objects are supported")));
+            return Err(semantic(
+                "objects",
+                format!("at most {MAX_OBJECTS} objects are supported"),
+            ));
         }
         if self.funcs.len() > MAX_FUNCS {
-            return Err(semantic("objects", format!("at most {MAX_FUNCS} functions are supported")));
+            return Err(semantic(
+                "objects",
+                format!("at most {MAX_FUNCS} functions are supported"),
+            ));
         }
         Ok(())
     }
 
     fn shadow_from(&mut self, spec: &Spec) -> Result<(), SpecError> {
         for (name, v) in &spec.shadow_vars {
-            if self.shadow_vars.iter().any(|w| w.parent == v.parent && w.id == v.id) {
+            if self
+                .shadow_vars
+                .iter()
+                .any(|w| w.parent == v.parent && w.id == v.id)
+            {
                 return Err(semantic(
                     format!("shadow_vars.{name}"),
-                    format!("another variable already has parent `{}` and id `{}`", v.parent, v.id),
+                    format!(
+                        "another variable already has parent `{}` and id `{}`",
+                        v.parent, v.id
+                    ),
                 ));
             }
-            self.shadow_vars.push(ShadowVar { name: name.clone(), parent: v.parent.clone(), id: v.id.clone() });
+            self.shadow_vars.push(ShadowVar {
+                name: name.clone(),
+                parent: v.parent.clone(),
+                id: v.id.clone(),
+            });
         }
         if self.shadow_vars.len() > MAX_SHADOW_VARS {
-            return Err(semantic("shadow_vars", format!("at most {MAX_SHADOW_VARS} are supported")));
+            return Err(semantic(
+                "shadow_vars",
+                format!("at most {MAX_SHADOW_VARS} are supported"),
+            ));
         }
         Ok(())
     }
@@ -431,15 +511,27 @@ impl Compiler {
             .iter()
             .position(|f| f.name == name)
             .map(|i| i as FuncId)
-            .ok_or_else(|| semantic(path, format!("unknown function `{name}` (declare it under `objects`)")))
+            .ok_or_else(|| {
+                semantic(
+                    path,
+                    format!("unknown function `{name}` (declare it under `objects`)"),
+                )
+            })
     }
 
     fn shadow_mask(&self, path: &str, names: &[String]) -> Result<u64, SpecError> {
         let mut mask = 0;
         for (i, n) in names.iter().enumerate() {
-            let idx = self.shadow_vars.iter().position(|v| &v.name == n).ok_or_else(|| {
-                semantic(format!("{path}[{i}]"), format!("unknown shadow variable `{n}` (declare it under `shadow_vars`)"))
-            })?;
+            let idx = self
+                .shadow_vars
+                .iter()
+                .position(|v| &v.name == n)
+                .ok_or_else(|| {
+                    semantic(
+                        format!("{path}[{i}]"),
+                        format!("unknown shadow variable `{n}` (declare it under `shadow_vars`)"),
+                    )
+                })?;
             mask |= 1 << idx;
         }
         Ok(mask)
@@ -455,7 +547,10 @@ impl Compiler {
                 .filter(|(_, v)| &v.id == id)
                 .fold(0u64, |m, (j, _)| m | 1 << j);
             if m == 0 {
-                return Err(semantic(format!("{path}[{i}]"), format!("no shadow variable has id `{id}`")));
+                return Err(semantic(
+                    format!("{path}[{i}]"),
+                    format!("no shadow variable has id `{id}`"),
+                ));
             }
             mask |= m;
         }
@@ -468,7 +563,9 @@ impl Compiler {
             let idx = self.sysmods.iter().position(|m| m == n).ok_or_else(|| {
                 semantic(
                     format!("{path}[{i}]"),
-                    format!("unknown system modification `{n}` (list it under `system_modifications`)"),
+                    format!(
+                        "unknown system modification `{n}` (list it under `system_modifications`)"
+                    ),
                 )
             })?;
             mask |= 1 << idx;
@@ -486,16 +583,30 @@ impl Compiler {
             ErrnoSpec::Name(s) => match errno::parse(s) {
                 Some(0) => Ok(Ret::Zero),
                 Some(n) => Ok(Ret::Errno(n)),
-                None => Err(semantic(path, format!("unknown errno `{s}` (use a name such as ENODEV, a number, or `param`)"))),
+                None => Err(semantic(
+                    path,
+                    format!(
+                        "unknown errno `{s}` (use a name such as ENODEV, a number, or `param`)"
+                    ),
+                )),
             },
         }
     }
 
-    fn effects(&self, path: &str, e: &spec::Effects, default_log: bool, may_return: bool) -> Result<Effects, SpecError> {
+    fn effects(
+        &self,
+        path: &str,
+        e: &spec::Effects,
+        default_log: bool,
+        may_return: bool,
+    ) -> Result<Effects, SpecError> {
         let ret = match &e.ret {
             None => Ret::Zero,
             Some(_) if !may_return => {
-                return Err(semantic(format!("{path}.ret"), "only a pre_patch callback returns a value"))
+                return Err(semantic(
+                    format!("{path}.ret"),
+                    "only a pre_patch callback returns a value",
+                ))
             }
             Some(r) => self.errno(&format!("{path}.ret"), r)?,
         };
@@ -503,10 +614,23 @@ impl Compiler {
             None => None,
             Some(c) => {
                 if c.id == 0 {
-                    return Err(semantic(format!("{path}.if_prev_state.id"), "state id 0 ends the klp_state array; use a non-zero id"));
+                    return Err(semantic(
+                        format!("{path}.if_prev_state.id"),
+                        "state id 0 ends the klp_state array; use a non-zero id",
+                    ));
                 }
-                let then = self.effects(&format!("{path}.if_prev_state.then"), &c.then, false, may_return)?;
-                let otherwise = self.effects(&format!("{path}.if_prev_state.else"), &c.otherwise, false, may_return)?;
+                let then = self.effects(
+                    &format!("{path}.if_prev_state.then"),
+                    &c.then,
+                    false,
+                    may_return,
+                )?;
+                let otherwise = self.effects(
+                    &format!("{path}.if_prev_state.else"),
+                    &c.otherwise,
+                    false,
+                    may_return,
+                )?;
                 Some(Box::new((c.id, then, otherwise)))
             }
         };
@@ -514,9 +638,13 @@ impl Compiler {
             log: e.log.unwrap_or(default_log),
             emit: e.emit.clone(),
             shadow_alloc: self.shadow_mask(&format!("{path}.shadow_alloc"), &e.shadow_alloc)?,
-            shadow_get_or_alloc: self.shadow_mask(&format!("{path}.shadow_get_or_alloc"), &e.shadow_get_or_alloc)?,
+            shadow_get_or_alloc: self.shadow_mask(
+                &format!("{path}.shadow_get_or_alloc"),
+                &e.shadow_get_or_alloc,
+            )?,
             shadow_free: self.shadow_mask(&format!("{path}.shadow_free"), &e.shadow_free)?,
-            shadow_free_all: self.shadow_id_mask(&format!("{path}.shadow_free_all"), &e.shadow_free_all)?,
+            shadow_free_all: self
+                .shadow_id_mask(&format!("{path}.shadow_free_all"), &e.shadow_free_all)?,
             set: self.sysmod_mask(&format!("{path}.set"), &e.set)?,
             clear: self.sysmod_mask(&format!("{path}.clear"), &e.clear)?,
             ret,
@@ -561,8 +689,12 @@ impl Compiler {
                 .objects
                 .iter()
                 .position(|x| &x.name == oname)
-                .ok_or_else(|| semantic(&opath, format!("unknown object `{oname}` (declare it under `objects`)")))?
-                as ObjId;
+                .ok_or_else(|| {
+                    semantic(
+                        &opath,
+                        format!("unknown object `{oname}` (declare it under `objects`)"),
+                    )
+                })? as ObjId;
             objs_mask |= 1 << obj;
             let mut funcs = Vec::new();
             for (fname, code) in &o.funcs {
@@ -571,38 +703,70 @@ impl Compiler {
                 if self.funcs[f as usize].obj != obj {
                     return Err(semantic(
                         &fpath,
-                        format!("function `{fname}` belongs to object `{}`, not `{oname}`", self.objects[self.funcs[f as usize].obj as usize].name),
+                        format!(
+                            "function `{fname}` belongs to object `{}`, not `{oname}`",
+                            self.objects[self.funcs[f as usize].obj as usize].name
+                        ),
                     ));
                 }
                 funcs_mask |= 1 << f;
                 funcs.push((
                     f,
                     Code {
-                        uses_shadow: self.shadow_mask(&format!("{fpath}.uses_shadow"), &code.uses_shadow)?,
-                        allocates_shadow: self.shadow_mask(&format!("{fpath}.allocates_shadow"), &code.allocates_shadow)?,
-                        frees_shadow: self.shadow_mask(&format!("{fpath}.frees_shadow"), &code.frees_shadow)?,
+                        uses_shadow: self
+                            .shadow_mask(&format!("{fpath}.uses_shadow"), &code.uses_shadow)?,
+                        allocates_shadow: self.shadow_mask(
+                            &format!("{fpath}.allocates_shadow"),
+                            &code.allocates_shadow,
+                        )?,
+                        frees_shadow: self
+                            .shadow_mask(&format!("{fpath}.frees_shadow"), &code.frees_shadow)?,
                         needs: self.sysmod_mask(&format!("{fpath}.needs"), &code.needs)?,
-                        conflicts: self.sysmod_mask(&format!("{fpath}.conflicts"), &code.conflicts)?,
+                        conflicts: self
+                            .sysmod_mask(&format!("{fpath}.conflicts"), &code.conflicts)?,
+                        emit: code.emit.clone(),
                     },
                 ));
             }
             let cb = &o.callbacks;
             let cpath = format!("{opath}.callbacks");
             let callbacks = [
-                cb.pre_patch.as_ref().map(|e| self.effects(&format!("{cpath}.pre_patch"), e, true, true)).transpose()?,
-                cb.post_patch.as_ref().map(|e| self.effects(&format!("{cpath}.post_patch"), e, true, false)).transpose()?,
-                cb.pre_unpatch.as_ref().map(|e| self.effects(&format!("{cpath}.pre_unpatch"), e, true, false)).transpose()?,
-                cb.post_unpatch.as_ref().map(|e| self.effects(&format!("{cpath}.post_unpatch"), e, true, false)).transpose()?,
+                cb.pre_patch
+                    .as_ref()
+                    .map(|e| self.effects(&format!("{cpath}.pre_patch"), e, true, true))
+                    .transpose()?,
+                cb.post_patch
+                    .as_ref()
+                    .map(|e| self.effects(&format!("{cpath}.post_patch"), e, true, false))
+                    .transpose()?,
+                cb.pre_unpatch
+                    .as_ref()
+                    .map(|e| self.effects(&format!("{cpath}.pre_unpatch"), e, true, false))
+                    .transpose()?,
+                cb.post_unpatch
+                    .as_ref()
+                    .map(|e| self.effects(&format!("{cpath}.post_unpatch"), e, true, false))
+                    .transpose()?,
             ];
-            objects.push(PatchObject { obj, funcs, callbacks });
+            objects.push(PatchObject {
+                obj,
+                funcs,
+                callbacks,
+            });
         }
         let mut states = Vec::new();
         for (i, s) in p.states.iter().enumerate() {
             if s.id == 0 {
-                return Err(semantic(format!("{base}.states[{i}].id"), "state id 0 ends the klp_state array; use a non-zero id"));
+                return Err(semantic(
+                    format!("{base}.states[{i}].id"),
+                    "state id 0 ends the klp_state array; use a non-zero id",
+                ));
             }
             if states.iter().any(|(id, _)| *id == s.id) {
-                return Err(semantic(format!("{base}.states[{i}].id"), format!("state id {} is listed twice", s.id)));
+                return Err(semantic(
+                    format!("{base}.states[{i}].id"),
+                    format!("state id {} is listed twice", s.id),
+                ));
             }
             states.push((s.id, s.version));
         }
@@ -615,7 +779,12 @@ impl Compiler {
             Some(e) => match self.errno(&format!("{base}.pre_patch_ret"), e)? {
                 Ret::Zero => 0,
                 Ret::Errno(n) => n,
-                Ret::Param => return Err(semantic(format!("{base}.pre_patch_ret"), "must be a number or errno name")),
+                Ret::Param => {
+                    return Err(semantic(
+                        format!("{base}.pre_patch_ret"),
+                        "must be a number or errno name",
+                    ))
+                }
             },
         };
         Ok(Patch {
@@ -631,15 +800,29 @@ impl Compiler {
         })
     }
 
-    fn tasks(&self, t: &spec::TasksSpec, patches: &[Patch], scripted: bool) -> Result<Tasks, SpecError> {
+    fn tasks(
+        &self,
+        t: &spec::TasksSpec,
+        patches: &[Patch],
+        scripted: bool,
+    ) -> Result<Tasks, SpecError> {
         if t.count == 0 && !scripted {
-            return Err(semantic("tasks.count", "a scenario needs at least one task (tasks.count >= 1)"));
+            return Err(semantic(
+                "tasks.count",
+                "a scenario needs at least one task (tasks.count >= 1)",
+            ));
         }
         if t.count > MAX_TASKS {
-            return Err(semantic("tasks.count", format!("{} tasks is more than the supported {MAX_TASKS}", t.count)));
+            return Err(semantic(
+                "tasks.count",
+                format!("{} tasks is more than the supported {MAX_TASKS}", t.count),
+            ));
         }
         if t.max_depth == 0 || t.max_depth > MAX_DEPTH {
-            return Err(semantic("tasks.max_depth", format!("must be between 1 and {MAX_DEPTH}")));
+            return Err(semantic(
+                "tasks.max_depth",
+                format!("must be between 1 and {MAX_DEPTH}"),
+            ));
         }
         let entry = match &t.entry {
             None => patches.iter().fold(0, |m, p| m | p.funcs_mask),
@@ -658,15 +841,26 @@ impl Compiler {
                 calls[c as usize] |= 1 << self.func(&format!("tasks.calls.{caller}[{i}]"), n)?;
             }
         }
-        Ok(Tasks { count: t.count, max_depth: t.max_depth, entry, calls })
+        Ok(Tasks {
+            count: t.count,
+            max_depth: t.max_depth,
+            entry,
+            calls,
+        })
     }
 
     fn admin(&self, a: &spec::AdminSpec, patches: &[Patch]) -> Result<Admin, SpecError> {
         let mut max_loads = vec![1u8; patches.len()];
         for (name, n) in &a.insmod {
-            let i = patches.iter().position(|p| &p.name == name).ok_or_else(|| {
-                semantic(format!("admin.insmod.{name}"), format!("unknown patch `{name}`"))
-            })?;
+            let i = patches
+                .iter()
+                .position(|p| &p.name == name)
+                .ok_or_else(|| {
+                    semantic(
+                        format!("admin.insmod.{name}"),
+                        format!("unknown patch `{name}`"),
+                    )
+                })?;
             if *n > MAX_LOADS {
                 return Err(semantic(
                     format!("admin.insmod.{name}"),
@@ -706,9 +900,17 @@ impl Compiler {
 }
 
 fn known_profiles() -> String {
-    Profile::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+    Profile::ALL
+        .iter()
+        .map(|p| p.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn known_variants() -> String {
-    Variant::ALL.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
+    Variant::ALL
+        .iter()
+        .map(|v| v.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -152,6 +152,9 @@ pub struct CodeSpec {
     /// System modifications it cannot live with.
     #[serde(default)]
     pub conflicts: Vec<String>,
+    /// Log lines it prints when called, `{patch}` replaced by the patch's name.
+    #[serde(default)]
+    pub emit: Vec<String>,
 }
 
 /// The four callbacks of an object; a missing one is a NULL pointer.
@@ -261,7 +264,12 @@ fn one() -> u32 {
 
 impl Default for TasksSpec {
     fn default() -> Self {
-        TasksSpec { count: 1, max_depth: 1, entry: None, calls: BTreeMap::new() }
+        TasksSpec {
+            count: 1,
+            max_depth: 1,
+            entry: None,
+            calls: BTreeMap::new(),
+        }
     }
 }
 

@@ -69,7 +69,11 @@ pub struct Task {
 
 impl Task {
     pub fn new() -> Task {
-        Task { patch_state: KlpState::Idle, tif_patch_pending: false, frames: Vec::new() }
+        Task {
+            patch_state: KlpState::Idle,
+            tif_patch_pending: false,
+            frames: Vec::new(),
+        }
     }
 }
 
@@ -230,7 +234,10 @@ impl State {
         if rec.nops & (1 << f) != 0 {
             Impl::Original
         } else {
-            Impl::Patch { patch: p, load: rec.loads }
+            Impl::Patch {
+                patch: p,
+                load: rec.loads,
+            }
         }
     }
 }

@@ -19,9 +19,19 @@ impl<E: EventSink> Kernel<'_, E> {
     pub fn task_call(&mut self, task: usize, f: FuncId) {
         let code = klp_ftrace_handler(self.s, self.s.tasks[task].patch_state, f);
         self.s.tasks[task].frames.push(Frame { func: f, code });
-        self.emit(|| Event::TaskCall { task, func: f, code });
+        self.emit(|| Event::TaskCall {
+            task,
+            func: f,
+            code,
+        });
         if let Impl::Patch { patch, .. } = code {
             if let Some(c) = self.sc.patches[patch as usize].code(f) {
+                if E::ENABLED {
+                    let name = &self.sc.patches[patch as usize].name;
+                    for line in &c.emit {
+                        self.ev.push(Event::Custom(line.replace("{patch}", name)));
+                    }
+                }
                 for v in bits(c.allocates_shadow) {
                     self.klp_shadow_get_or_alloc(v);
                 }
@@ -36,7 +46,10 @@ impl<E: EventSink> Kernel<'_, E> {
     /// takes the target state if TIF_PATCH_PENDING is set.
     pub fn task_return(&mut self, task: usize) {
         if let Some(frame) = self.s.tasks[task].frames.pop() {
-            self.emit(|| Event::TaskReturn { task, func: frame.func });
+            self.emit(|| Event::TaskReturn {
+                task,
+                func: frame.func,
+            });
         }
         if self.s.tasks[task].frames.is_empty() {
             self.klp_update_patch_state(task, SwitchHow::ExitToUser);

@@ -24,7 +24,9 @@ impl<E: EventSink> Kernel<'_, E> {
     /// transition.c:klp_start_transition — set TIF_PATCH_PENDING on every task
     /// not yet in the target state.
     pub fn klp_start_transition(&mut self) {
-        let Some(tp) = self.s.klp_transition_patch else { return };
+        let Some(tp) = self.s.klp_transition_patch else {
+            return;
+        };
         let target = self.s.klp_target_state;
         self.emit(|| Event::TransitionStart(tp, target));
         for t in &mut self.s.tasks {
@@ -48,7 +50,11 @@ impl<E: EventSink> Kernel<'_, E> {
             let t = &mut self.s.tasks[task];
             t.tif_patch_pending = false;
             t.patch_state = target;
-            self.emit(|| Event::TaskSwitched { task, to: target, how: SwitchHow::StackCheck });
+            self.emit(|| Event::TaskSwitched {
+                task,
+                to: target,
+                how: SwitchHow::StackCheck,
+            });
             true
         } else {
             false
@@ -62,7 +68,9 @@ impl<E: EventSink> Kernel<'_, E> {
     /// target PATCHED: the next func on the func_stack, or the original when
     /// the func is alone (only that one predecessor: see bug B1).
     pub fn klp_check_stack(&self, task: usize) -> bool {
-        let Some(tp) = self.s.klp_transition_patch else { return true };
+        let Some(tp) = self.s.klp_transition_patch else {
+            return true;
+        };
         let target = self.s.klp_target_state;
         let frames = &self.s.tasks[task].frames;
         for obj in self.objects_of(tp) {
@@ -99,7 +107,11 @@ impl<E: EventSink> Kernel<'_, E> {
         if t.tif_patch_pending {
             t.tif_patch_pending = false;
             t.patch_state = target;
-            self.emit(|| Event::TaskSwitched { task, to: target, how });
+            self.emit(|| Event::TaskSwitched {
+                task,
+                to: target,
+                how,
+            });
         }
     }
 
@@ -110,7 +122,9 @@ impl<E: EventSink> Kernel<'_, E> {
     /// sends fake signals every 15 tries; the model's tasks may return to
     /// user space at any time anyway, so the signals add no behaviour.
     pub fn klp_try_complete_transition(&mut self) -> bool {
-        let Some(tp) = self.s.klp_transition_patch else { return false };
+        let Some(tp) = self.s.klp_transition_patch else {
+            return false;
+        };
         let mut remaining = 0;
         for task in 0..self.s.tasks.len() {
             if !self.klp_try_switch_task(task) {
@@ -118,7 +132,10 @@ impl<E: EventSink> Kernel<'_, E> {
             }
         }
         if remaining > 0 {
-            self.emit(|| Event::TransitionPending { patch: tp, remaining });
+            self.emit(|| Event::TransitionPending {
+                patch: tp,
+                remaining,
+            });
             return false;
         }
         let target = self.s.klp_target_state;
@@ -157,7 +174,9 @@ impl<E: EventSink> Kernel<'_, E> {
     /// funcs; clear `func->transition`; every task back to IDLE; post_patch or
     /// post_unpatch for every loaded object; no transition any more.
     pub fn klp_complete_transition(&mut self) {
-        let Some(tp) = self.s.klp_transition_patch else { return };
+        let Some(tp) = self.s.klp_transition_patch else {
+            return;
+        };
         let target = self.s.klp_target_state;
         self.emit(|| Event::TransitionCompleting(tp, target));
         if self.s.patch(tp).replace && target == KlpState::Patched {
@@ -214,7 +233,9 @@ impl<E: EventSink> Kernel<'_, E> {
     /// TIF_PATCH_PENDING, synchronize, flip `enabled` and the target, start
     /// again. No callback runs here.
     pub fn klp_reverse_transition(&mut self) {
-        let Some(tp) = self.s.klp_transition_patch else { return };
+        let Some(tp) = self.s.klp_transition_patch else {
+            return;
+        };
         let from = self.s.klp_target_state;
         self.emit(|| Event::TransitionReverse(tp, from));
         for t in &mut self.s.tasks {
@@ -231,7 +252,9 @@ impl<E: EventSink> Kernel<'_, E> {
     /// unpatching; every other listed patch (the ones about to be replaced)
     /// when patching with replace.
     pub fn klp_force_transition(&mut self) {
-        let Some(tp) = self.s.klp_transition_patch else { return };
+        let Some(tp) = self.s.klp_transition_patch else {
+            return;
+        };
         self.emit(|| Event::Forcing(tp));
         for task in 0..self.s.tasks.len() {
             self.klp_update_patch_state(task, SwitchHow::Forced);

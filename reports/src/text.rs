@@ -32,14 +32,28 @@ pub fn render(r: &ScenarioReport) -> String {
     );
     if let Some(n) = r.expected_unique_states {
         if !r.count_ok() {
-            let _ = writeln!(out, "  state count changed: expected {n} unique states, got {}", r.stats.unique_states);
+            let _ = writeln!(
+                out,
+                "  state count changed: expected {n} unique states, got {}",
+                r.stats.unique_states
+            );
         }
     }
     for p in &r.properties {
         let mark = if p.ok { "ok  " } else { "FAIL" };
-        let _ = writeln!(out, "  {mark} {:<28} {:<9} (expected {})", p.id, p.status.as_str(), p.expected);
+        let _ = writeln!(
+            out,
+            "  {mark} {:<28} {:<9} (expected {})",
+            p.id,
+            p.status.as_str(),
+            p.expected
+        );
         if let (Some(trace), true) = (&p.trace, p.status == Status::Violated || !p.ok) {
-            let what = if p.kind == "sometimes" { "example" } else { "counterexample" };
+            let what = if p.kind == "sometimes" {
+                "example"
+            } else {
+                "counterexample"
+            };
             let _ = writeln!(out, "       {what} ({} steps):", trace.len());
             out += &render_trace(trace, "         ");
         }

@@ -1,0 +1,303 @@
+//! Reading a case: an oracle file (`patches` alias -> test module, `steps`,
+//! `expected_events`) or a scenario of specs/ with a `script`. Both become a
+//! compiled scenario plus steps.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use klp_model::spec::{ObjectSpec, Spec, TasksSpec, SPEC_VERSION};
+use klp_model::{parse_spec, Scenario};
+use serde_json::{Map, Value};
+
+use super::library::{Library, ModuleKind};
+
+/// Every step op of selftests-oracle.md section 2.
+pub const STEP_OPS: &[&str] = &[
+    "load_livepatch",
+    "load_livepatch_nowait",
+    "wait_transition_stalled",
+    "load_livepatch_expect_failure",
+    "load_module",
+    "load_module_expect_failure",
+    "unload_module",
+    "disable_livepatch",
+    "set_pre_patch_ret",
+    "observe",
+    "assert_proc",
+    "assert_livepatch_count",
+    "wait_livepatch_count",
+    "check_sysfs",
+    "set_ftrace_enabled",
+    "enable_kprobes",
+    "trace_function",
+    "check_traced_functions",
+    "spawn_getpid_loops",
+    "wait_npids_zero",
+    "log_npids",
+    "kill_getpid_loops",
+];
+
+/// One step: its op and arguments.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub op: String,
+    pub args: Map<String, Value>,
+}
+
+impl Step {
+    /// `op(k=v, ...)` for messages.
+    pub fn describe(&self) -> String {
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "note" | "logged"))
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                )
+            })
+            .collect();
+        format!("{}({})", self.op, args.join(", "))
+    }
+}
+
+/// A case ready to run.
+pub struct Case {
+    pub name: String,
+    pub scenario: Scenario,
+    pub steps: Vec<Step>,
+    pub expected_events: Option<Vec<String>>,
+    /// Task slots: the worker of each target module that has one.
+    pub workers: BTreeMap<String, usize>,
+    /// Task slots of the getpid loops (spawn_getpid_loops).
+    pub hammers: Vec<usize>,
+}
+
+/// How many getpid loops the model runs for `spawn_getpid_loops`.
+pub const HAMMERS: usize = 2;
+
+/// Loads an oracle file or a scripted scenario.
+pub fn load_case(path: &Path, lib: &Library) -> Result<Case, String> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{shown}:{}:{}: {e}", e.line(), e.column()))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if value.get("spec_version").is_some() {
+        let spec = parse_spec(&text).map_err(|e| format!("{shown}:{e}"))?;
+        from_spec(&spec, &stem, lib).map_err(|e| format!("{shown}: {e}"))
+    } else {
+        from_oracle(&value, &stem, lib).map_err(|e| format!("{shown}: {e}"))
+    }
+}
+
+fn parse_steps(steps: &Value, at: &str) -> Result<Vec<Step>, String> {
+    let list = steps
+        .as_array()
+        .ok_or_else(|| format!("at `{at}`: must be an array of steps"))?;
+    let mut out = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        let op = s
+            .get("op")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("at `{at}[{i}].op`: missing step op"))?;
+        if !STEP_OPS.contains(&op) {
+            return Err(format!(
+                "at `{at}[{i}].op`: unknown step op `{op}` (known: {})",
+                STEP_OPS.join(", ")
+            ));
+        }
+        let args = match s.get("args") {
+            None => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => return Err(format!("at `{at}[{i}].args`: must be an object")),
+        };
+        out.push(Step {
+            op: op.to_string(),
+            args,
+        });
+    }
+    Ok(out)
+}
+
+fn expected(value: &Value, at: &str) -> Result<Option<Vec<String>>, String> {
+    match value.get("expected_events") {
+        None => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                e.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("at `{at}[{i}]`: must be a string"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(format!("at `{at}`: must be an array of strings")),
+    }
+}
+
+/// Target modules the steps load or unload (in first-use order).
+fn target_modules_of(steps: &[Step], aliases: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in steps {
+        if matches!(
+            s.op.as_str(),
+            "load_module" | "unload_module" | "load_module_expect_failure"
+        ) {
+            if let Some(m) = s.args.get("module").and_then(Value::as_str) {
+                if !aliases.contains_key(m) && !out.iter().any(|x| x == m) {
+                    out.push(m.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String> {
+    let name = value
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or(stem)
+        .to_string();
+    let patches = value
+        .get("patches")
+        .and_then(Value::as_object)
+        .ok_or("at `patches`: missing object of patch aliases")?;
+    let mut aliases = BTreeMap::new();
+    for (alias, p) in patches {
+        let module = p
+            .get("module")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("at `patches.{alias}.module`: missing module name"))?;
+        aliases.insert(alias.clone(), module.to_string());
+    }
+    let steps = parse_steps(value.get("steps").unwrap_or(&Value::Null), "steps")?;
+    let mut spec = Spec {
+        spec_version: SPEC_VERSION,
+        name: Some(name.clone()),
+        description: None,
+        profile: None,
+        variant: None,
+        objects: BTreeMap::new(),
+        shadow_vars: BTreeMap::new(),
+        system_modifications: vec![],
+        patches: BTreeMap::new(),
+        tasks: TasksSpec {
+            count: 0,
+            max_depth: 2,
+            entry: Some(vec![]),
+            calls: BTreeMap::new(),
+        },
+        admin: Default::default(),
+        expect: BTreeMap::new(),
+        expected_unique_states: None,
+        script: Some(vec![]),
+        expected_events: None,
+    };
+    let mut declare = |objects: &BTreeMap<String, ObjectSpec>| {
+        for (oname, o) in objects {
+            let entry = spec.objects.entry(oname.clone()).or_default();
+            for f in &o.funcs {
+                if !entry.funcs.contains(f) {
+                    entry.funcs.push(f.clone());
+                }
+            }
+            entry.logs |= o.logs;
+        }
+    };
+    for (alias, module) in &aliases {
+        let def = lib.get(module).ok_or_else(|| {
+            format!(
+                "at `patches.{alias}.module`: unknown test module `{module}` (known: {})",
+                lib.names()
+            )
+        })?;
+        if def.kind != ModuleKind::Livepatch {
+            return Err(format!(
+                "at `patches.{alias}.module`: `{module}` is not a livepatch module"
+            ));
+        }
+        declare(&def.objects);
+    }
+    let targets = target_modules_of(&steps, &aliases);
+    for m in &targets {
+        let def = lib
+            .get(m)
+            .ok_or_else(|| format!("steps use unknown module `{m}` (known: {})", lib.names()))?;
+        if def.kind != ModuleKind::Target {
+            return Err(format!("steps load `{m}` as a target module, but it is a livepatch module without an alias"));
+        }
+        declare(&def.objects);
+    }
+    for (alias, module) in &aliases {
+        let def = &lib.modules[module];
+        let mut p = def.patch.clone().unwrap_or_default();
+        p.module = Some(module.clone());
+        spec.patches.insert(alias.clone(), p);
+    }
+    let mut workers = BTreeMap::new();
+    for m in &targets {
+        if lib.modules[m].worker.is_some() {
+            workers.insert(m.clone(), workers.len());
+        }
+    }
+    let mut hammers = Vec::new();
+    if steps.iter().any(|s| s.op == "spawn_getpid_loops") {
+        hammers = (workers.len()..workers.len() + HAMMERS).collect();
+    }
+    spec.tasks.count = (workers.len() + hammers.len()) as u32;
+    let scenario = Scenario::compile(&spec, stem).map_err(|e| e.to_string())?;
+    Ok(Case {
+        name,
+        scenario,
+        steps,
+        expected_events: expected(value, "expected_events")?,
+        workers,
+        hammers,
+    })
+}
+
+fn from_spec(spec: &Spec, stem: &str, lib: &Library) -> Result<Case, String> {
+    let script = spec
+        .script
+        .as_ref()
+        .ok_or("this scenario has no `script` to run (use `klpcheck check` for a search)")?;
+    let steps = parse_steps(&Value::Array(script.clone()), "script")?;
+    let scenario = Scenario::compile(spec, stem).map_err(|e| e.to_string())?;
+    let mut workers = BTreeMap::new();
+    let mut next = 0usize;
+    for o in &scenario.objects {
+        if lib.get(&o.name).is_some_and(|d| d.worker.is_some()) {
+            workers.insert(o.name.clone(), next);
+            next += 1;
+        }
+    }
+    let hammers = if steps.iter().any(|s| s.op == "spawn_getpid_loops") {
+        (next..next + HAMMERS).collect()
+    } else {
+        vec![]
+    };
+    if (next + hammers.len()) as u32 > scenario.tasks.count {
+        return Err(format!(
+            "the script needs {} tasks (module workers and getpid loops) but tasks.count is {}",
+            next + hammers.len(),
+            scenario.tasks.count
+        ));
+    }
+    Ok(Case {
+        name: scenario.name.clone(),
+        expected_events: spec.expected_events.clone(),
+        scenario,
+        steps,
+        workers,
+        hammers,
+    })
+}

@@ -1,0 +1,152 @@
+//! The kernel's livepatch test modules, as definitions the runner builds
+//! scenarios from (specs/selftests/modules/*.json, compiled into the binary
+//! so `klpcheck run` works from any directory).
+
+use std::collections::BTreeMap;
+
+use klp_model::spec::{ObjectSpec, PatchSpec};
+use serde::Deserialize;
+
+/// A test module: a livepatch (with its `struct klp_patch`) or a target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModuleDef {
+    pub module: String,
+    pub kind: ModuleKind,
+    #[serde(default)]
+    pub description: String,
+    /// Objects (and their functions) this module defines or refers to.
+    #[serde(default)]
+    pub objects: BTreeMap<String, ObjectSpec>,
+    /// For a livepatch module: its patch.
+    #[serde(default)]
+    pub patch: Option<PatchSpec>,
+    /// Module parameters it accepts on insmod.
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// /proc files and the function that prints them.
+    #[serde(default)]
+    pub proc: BTreeMap<String, String>,
+    /// A work item whose function a kernel worker runs from module init.
+    #[serde(default)]
+    pub worker: Option<WorkerDef>,
+    /// A counter of listed pids that have not yet run the patched function.
+    #[serde(default)]
+    pub pid_counter: Option<PidCounterDef>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModuleKind {
+    Livepatch,
+    Target,
+}
+
+/// test_klp_callbacks_busy's worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerDef {
+    pub func: String,
+    /// Log event when the original function is entered (`{module}` replaced).
+    pub enter: String,
+    /// Log event when the original function leaves.
+    pub exit: String,
+    /// The bool parameter that keeps the worker sleeping in the function.
+    pub block_param: String,
+}
+
+/// test_klp_syscall's npids counter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PidCounterDef {
+    pub param: String,
+    pub func: String,
+}
+
+const SOURCES: &[(&str, &str)] = &[
+    (
+        "test_klp_atomic_replace",
+        include_str!("../../../specs/selftests/modules/test_klp_atomic_replace.json"),
+    ),
+    (
+        "test_klp_callbacks_busy",
+        include_str!("../../../specs/selftests/modules/test_klp_callbacks_busy.json"),
+    ),
+    (
+        "test_klp_callbacks_demo",
+        include_str!("../../../specs/selftests/modules/test_klp_callbacks_demo.json"),
+    ),
+    (
+        "test_klp_callbacks_demo2",
+        include_str!("../../../specs/selftests/modules/test_klp_callbacks_demo2.json"),
+    ),
+    (
+        "test_klp_callbacks_mod",
+        include_str!("../../../specs/selftests/modules/test_klp_callbacks_mod.json"),
+    ),
+    (
+        "test_klp_livepatch",
+        include_str!("../../../specs/selftests/modules/test_klp_livepatch.json"),
+    ),
+    (
+        "test_klp_mod_patch",
+        include_str!("../../../specs/selftests/modules/test_klp_mod_patch.json"),
+    ),
+    (
+        "test_klp_mod_target",
+        include_str!("../../../specs/selftests/modules/test_klp_mod_target.json"),
+    ),
+    (
+        "test_klp_state",
+        include_str!("../../../specs/selftests/modules/test_klp_state.json"),
+    ),
+    (
+        "test_klp_state2",
+        include_str!("../../../specs/selftests/modules/test_klp_state2.json"),
+    ),
+    (
+        "test_klp_state3",
+        include_str!("../../../specs/selftests/modules/test_klp_state3.json"),
+    ),
+    (
+        "test_klp_syscall",
+        include_str!("../../../specs/selftests/modules/test_klp_syscall.json"),
+    ),
+];
+
+/// The module library.
+pub struct Library {
+    pub modules: BTreeMap<String, ModuleDef>,
+}
+
+impl Library {
+    /// The modules shipped with klpcheck.
+    pub fn builtin() -> Library {
+        let mut modules = BTreeMap::new();
+        for (name, text) in SOURCES {
+            let def: ModuleDef = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("built-in module definition {name} is invalid: {e}"));
+            assert_eq!(
+                &def.module, name,
+                "module definition file name and `module` differ"
+            );
+            modules.insert(def.module.clone(), def);
+        }
+        Library { modules }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&ModuleDef> {
+        self.modules.get(name)
+    }
+
+    pub fn names(&self) -> String {
+        self.modules.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+
+    /// The function behind a /proc file, from any module that defines it.
+    pub fn proc_func(&self, file: &str) -> Option<&str> {
+        self.modules
+            .values()
+            .find_map(|m| m.proc.get(file).map(String::as_str))
+    }
+}
