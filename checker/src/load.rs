@@ -56,9 +56,11 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            // Module definitions and other non-scenario data live in
-            // folders named `modules`.
-            if p.file_name().is_some_and(|n| n == "modules") {
+            // Test module definitions (`modules`) and selftest-style scripts
+            // for `klpcheck run` (`scripts`) are not scenarios.
+            if p.file_name()
+                .is_some_and(|n| n == "modules" || n == "scripts")
+            {
                 continue;
             }
             collect_dir(&p, out)?;

@@ -556,14 +556,21 @@ impl Runner<'_> {
             func: f,
         });
         let original = code.first() == Some(&Impl::Original);
-        if original {
-            self.log(def.enter.replace("{module}", module));
-        }
-        if !(block && original) {
+        if !original {
+            // Only the original function completes busymod_work_started,
+            // which init waits for: patched code never does.
             self.apply(&Action::Return { task: task as u8 });
-            if original {
-                self.log(def.exit.replace("{module}", module));
-            }
+            return Err(format!(
+                "the init of {module} never returns: it waits for its worker to enter {}, \
+                 but the worker runs {}'s new code for it",
+                def.func,
+                self.impl_owner(code.first().copied().unwrap_or(Impl::Original))
+            ));
+        }
+        self.log(def.enter.replace("{module}", module));
+        if !block {
+            self.apply(&Action::Return { task: task as u8 });
+            self.log(def.exit.replace("{module}", module));
         }
         Ok(())
     }

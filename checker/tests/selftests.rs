@@ -1,0 +1,210 @@
+//! Conformance with the kernel's livepatch selftests: every in-scope case of
+//! ../shared/oracle runs through the library (not the binary) and prints
+//! exactly its expected events.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use klp_checker::selftest::library::Library;
+use klp_checker::selftest::{load_case, run_case, RunOutcome};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn oracle(name: &str) -> PathBuf {
+    repo().join("../shared/oracle").join(format!("{name}.json"))
+}
+
+fn run(path: &Path) -> RunOutcome {
+    let lib = Library::builtin();
+    let case = load_case(path, &lib).unwrap_or_else(|e| panic!("{e}"));
+    run_case(&case, &lib)
+}
+
+fn assert_conforms(name: &str) {
+    let path = oracle(name);
+    let out = run(&path);
+    if let Some((_, msg)) = &out.error {
+        panic!("{name}: {msg}");
+    }
+    if let Some(d) = &out.divergence {
+        let got: Vec<&str> = out.events.iter().map(|(_, e)| e.as_str()).collect();
+        panic!(
+            "{name}: event {} differs: expected {:?}, got {:?}\nall events:\n{}",
+            d.index + 1,
+            d.expected,
+            d.got,
+            got.join("\n")
+        );
+    }
+}
+
+macro_rules! oracle_cases {
+    ($($test:ident => $file:literal,)*) => {
+        $(
+            #[doc = concat!("Oracle case ", $file, " prints exactly its expected events.")]
+            #[test]
+            fn $test() {
+                assert_conforms($file);
+            }
+        )*
+        /// Every in-scope oracle file named above.
+        const IN_SCOPE: &[&str] = &[$($file),*];
+    };
+}
+
+oracle_cases! {
+    livepatch_01_basic_function_patching => "livepatch-01-basic-function-patching",
+    livepatch_03_atomic_replace => "livepatch-03-atomic-replace-livepatch",
+    livepatch_03b_atomic_replace_legacy => "livepatch-03b-atomic-replace-livepatch-legacy",
+    livepatch_04_module_function_patching => "livepatch-04-module-function-patching",
+    livepatch_05_module_function_patching_livepatch_first => "livepatch-05-module-function-patching-livepatch-first",
+    callbacks_01_target_module_before_livepatch => "callbacks-01-target-module-before-livepatch",
+    callbacks_02_module_coming_notifier => "callbacks-02-module-coming-notifier",
+    callbacks_03_module_going_notifier => "callbacks-03-module-going-notifier",
+    callbacks_05_target_module_not_present => "callbacks-05-target-module-not-present",
+    callbacks_06_pre_patch_callback_enodev => "callbacks-06-pre-patch-callback-enodev",
+    callbacks_08_multiple_target_modules => "callbacks-08-multiple-target-modules",
+    callbacks_09_busy_target_module => "callbacks-09-busy-target-module",
+    callbacks_11_atomic_replace => "callbacks-11-atomic-replace",
+    state_01_system_state_modification => "state-01-system-state-modification",
+    state_02_taking_over_system_state_modification => "state-02-taking-over-system-state-modification",
+    state_04_incompatible_cumulative_livepatches => "state-04-incompatible-cumulative-livepatches",
+    syscall_01_patch_getpid_while_hammered => "syscall-01-patch-getpid-while-hammered",
+    sysfs_01_sysfs_test => "sysfs-01-sysfs-test",
+    sysfs_02_object_patched => "sysfs-02-object-patched",
+    sysfs_03_replace_enabled => "sysfs-03-replace-enabled",
+    sysfs_04_replace_disabled => "sysfs-04-replace-disabled",
+}
+
+/// The ftrace and kprobe cases touch subsystems the model leaves out: the
+/// runner says so instead of printing a wrong log.
+#[test]
+fn ftrace_and_kprobe_cases_are_reported_as_not_modelled() {
+    for name in [
+        "ftrace-01-ftrace-enabled-sysctl",
+        "ftrace-02-trace-livepatched-function",
+    ] {
+        let out = run(&oracle(name));
+        let (_, msg) = out.error.expect("an ftrace step fails");
+        assert!(msg.contains("ftrace/kprobes"), "{name}: {msg}");
+    }
+    for name in [
+        "kprobe-01-kprobed-function-with-post-handler",
+        "kprobe-02-kprobed-function-without-post-handler",
+    ] {
+        let err = load_case(&oracle(name), &Library::builtin())
+            .err()
+            .expect("test_klp_kprobe is not a known module");
+        assert!(err.contains("test_klp_kprobe"), "{name}: {err}");
+    }
+}
+
+/// Every event name `run` prints for the oracle cases is one of section 1's
+/// vocabulary (selftests-oracle.md), and every kernel-side name of that
+/// vocabulary that the in-scope cases use is printed by some case.
+#[test]
+fn printed_vocabulary_is_the_oracle_vocabulary() {
+    let doc =
+        std::fs::read_to_string(repo().join("../shared/reference/selftests-oracle.md")).unwrap();
+    let section = doc
+        .split("## 1.")
+        .nth(1)
+        .unwrap()
+        .split("## 2.")
+        .next()
+        .unwrap();
+    let mut vocab = BTreeSet::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cell = line.split('|').nth(1).unwrap();
+        for name in cell.split('`').skip(1).step_by(2) {
+            let base = name
+                .split('(')
+                .next()
+                .unwrap()
+                .trim_end_matches('*')
+                .trim_end_matches('_');
+            vocab.insert(base.to_string());
+        }
+    }
+    let mut printed = BTreeSet::new();
+    let mut expected = BTreeSet::new();
+    for name in IN_SCOPE {
+        let out = run(&oracle(name));
+        for (_, e) in &out.events {
+            printed.insert(e.split('(').next().unwrap().to_string());
+        }
+        let case: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(oracle(name)).unwrap()).unwrap();
+        for e in case["expected_events"].as_array().unwrap() {
+            expected.insert(e.as_str().unwrap().split('(').next().unwrap().to_string());
+        }
+    }
+    let unknown: Vec<_> = printed
+        .iter()
+        .filter(|n| !vocab.contains(*n) && !n.starts_with("shadow"))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "printed names outside section 1: {unknown:?} (vocabulary: {vocab:?})"
+    );
+    assert_eq!(
+        printed, expected,
+        "the names printed differ from the names the cases expect"
+    );
+}
+
+/// A script the oracle does not contain, over the same modules: a task
+/// sleeping in busymod_work_func stalls the demo's transition, a replace
+/// patch gets -EBUSY meanwhile, the disable reverses the transition, then the
+/// replace goes through (core.c:__klp_enable_patch, transition.c:klp_reverse_transition).
+#[test]
+fn new_script_busy_stall_then_replace_runs_in_kernel_order() {
+    let out = run(&repo().join("specs/selftests/scripts/busy-stall-replace-ebusy.json"));
+    assert!(
+        out.ok(),
+        "error {:?}, divergence {:?}",
+        out.error,
+        out.divergence
+    );
+}
+
+/// Loading the busy module after the demo patch: klp_module_coming patches
+/// busymod_work_func first, the worker runs patched_work_func, which never
+/// completes busymod_work_started, and the module's init waits forever.
+/// The runner says which step can never finish.
+#[test]
+fn new_script_busy_module_after_demo_never_finishes_init() {
+    let out = run(&repo().join("specs/selftests/scripts/demo-then-busy-init-hangs.json"));
+    assert!(out.divergence.is_none(), "{:?}", out.divergence);
+    let (step, msg) = out.error.expect("the load_module step cannot finish");
+    assert_eq!(step, 1);
+    assert!(msg.contains("never returns"), "{msg}");
+}
+
+/// A wait that can never end is an error with a reason, not a hang: a patch
+/// whose transition a sleeping worker blocks, then `load_livepatch` (which
+/// waits for the transition) on a second patch of the same function.
+#[test]
+fn impossible_wait_is_reported_not_hung() {
+    let dir = std::env::temp_dir().join(format!("klpcheck-wait-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("stuck.json");
+    std::fs::write(
+        &path,
+        r#"{"patches": {"P1": {"module": "test_klp_callbacks_demo"}},
+            "steps": [
+              {"op": "load_module", "args": {"module": "test_klp_callbacks_busy", "params": {"block_transition": "Y"}}},
+              {"op": "load_livepatch", "args": {"patch": "P1"}}
+            ]}"#,
+    )
+    .unwrap();
+    let out = run(&path);
+    let (step, msg) = out.error.expect("load_livepatch cannot finish");
+    assert_eq!(step, 1);
+    assert!(
+        msg.contains("can never happen") && msg.contains("busymod_work_func"),
+        "{msg}"
+    );
+}
