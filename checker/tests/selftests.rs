@@ -72,6 +72,7 @@ oracle_cases! {
     state_02_taking_over_system_state_modification => "state-02-taking-over-system-state-modification",
     state_04_incompatible_cumulative_livepatches => "state-04-incompatible-cumulative-livepatches",
     syscall_01_patch_getpid_while_hammered => "syscall-01-patch-getpid-while-hammered",
+    shadow_vars_01_basic_shadow_variable_api => "shadow-vars-01-basic-shadow-variable-api",
     sysfs_01_sysfs_test => "sysfs-01-sysfs-test",
     sysfs_02_object_patched => "sysfs-02-object-patched",
     sysfs_03_replace_enabled => "sysfs-03-replace-enabled",

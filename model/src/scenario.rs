@@ -354,7 +354,7 @@ impl Compiler {
                 format!("at most {MAX_SYSMODS} are supported"),
             ));
         }
-        if spec.patches.is_empty() {
+        if spec.patches.is_empty() && spec.script.is_none() {
             return Err(semantic("patches", "a scenario needs at least one patch"));
         }
         if spec.patches.len() > MAX_PATCHES {

@@ -237,6 +237,11 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
         }
         declare(&def.objects);
     }
+    for m in &targets {
+        for (n, v) in &lib.modules[m].shadow_vars {
+            spec.shadow_vars.insert(n.clone(), v.clone());
+        }
+    }
     for (alias, module) in &aliases {
         let def = &lib.modules[module];
         let mut p = def.patch.clone().unwrap_or_default();

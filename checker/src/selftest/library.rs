@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use klp_model::spec::{ObjectSpec, PatchSpec};
+use klp_model::spec::{ObjectSpec, PatchSpec, ShadowVarSpec};
 use serde::Deserialize;
 
 /// A test module: a livepatch (with its `struct klp_patch`) or a target.
@@ -33,6 +33,12 @@ pub struct ModuleDef {
     /// A counter of listed pids that have not yet run the patched function.
     #[serde(default)]
     pub pid_counter: Option<PidCounterDef>,
+    /// Shadow variables the module uses.
+    #[serde(default)]
+    pub shadow_vars: BTreeMap<String, ShadowVarSpec>,
+    /// What module init does with them (see `shadow_program`).
+    #[serde(default)]
+    pub init_program: Vec<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -107,6 +113,10 @@ const SOURCES: &[(&str, &str)] = &[
     (
         "test_klp_state3",
         include_str!("../../../specs/selftests/modules/test_klp_state3.json"),
+    ),
+    (
+        "test_klp_shadow_vars",
+        include_str!("../../../specs/selftests/modules/test_klp_shadow_vars.json"),
     ),
     (
         "test_klp_syscall",

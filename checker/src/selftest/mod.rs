@@ -8,6 +8,7 @@
 pub mod case;
 pub mod library;
 pub mod runner;
+pub mod shadow_program;
 
 pub use case::{load_case, Case};
 pub use runner::{run_case, Divergence, RunOutcome};

@@ -304,6 +304,7 @@ impl Runner<'_> {
                 if !loaded {
                     return Err("the module load failed".to_string());
                 }
+                self.run_init_program(&m)?;
                 self.start_worker(&m, a.get("params"))
             }
             "unload_module" => {
@@ -531,6 +532,24 @@ impl Runner<'_> {
             Impl::Original => "the original code".to_string(),
             Impl::Patch { patch, .. } => self.sc().patches[patch as usize].name.clone(),
         }
+    }
+
+    /// test_klp_shadow_vars: init runs its shadow-variable program.
+    fn run_init_program(&mut self, module: &str) -> StepResult {
+        let Some(def) = self.lib.get(module) else {
+            return Ok(());
+        };
+        if def.init_program.is_empty() {
+            return Ok(());
+        }
+        let program = def.init_program.clone();
+        let sc = self.model.sc.clone();
+        let mut interp = super::shadow_program::ShadowProgram::new(&sc);
+        let result = interp.run(&mut self.state, &program, "");
+        for line in std::mem::take(&mut interp.log) {
+            self.log(line);
+        }
+        result
     }
 
     /// test_klp_callbacks_busy: init schedules the work and waits until the
