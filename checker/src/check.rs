@@ -53,6 +53,32 @@ pub fn report(
             expected: expected.as_str().to_string(),
             ok,
             trace: found.map(|actions| build_trace(model, actions)),
+            loop_start: None,
+        });
+    }
+    for l in crate::liveness::check_liveness(model, liveness_bound(bounds)) {
+        let status = match (&l.unknown, &l.lasso) {
+            (Some(_), _) => Status::Unknown,
+            (None, Some(_)) => Status::Violated,
+            (None, None) => Status::Holds,
+        };
+        let expected = sc.expect.get(l.id).copied().unwrap_or(Verdict::Holds);
+        let ok = status == Status::Unknown || status.as_str() == expected.as_str();
+        let (trace, loop_start) = match &l.lasso {
+            Some((prefix, lp)) => {
+                let all: Vec<_> = prefix.iter().chain(lp.iter()).cloned().collect();
+                (Some(build_trace(model, &all)), Some(prefix.len()))
+            }
+            None => (None, None),
+        };
+        properties.push(PropertyReport {
+            id: l.id.to_string(),
+            kind: "eventually".to_string(),
+            status,
+            expected: expected.as_str().to_string(),
+            ok,
+            trace,
+            loop_start,
         });
     }
     // Pinned counts are for searches without symmetry reduction.
@@ -90,4 +116,10 @@ pub fn report(
     };
     r.ok = r.properties.iter().all(|p| p.ok) && r.count_ok();
     r
+}
+
+/// How many states the liveness graph may hold: the search's own bound, or
+/// two million.
+fn liveness_bound(bounds: &Bounds) -> usize {
+    bounds.max_states.map_or(2_000_000, |n| n as usize)
 }

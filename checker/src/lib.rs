@@ -16,6 +16,7 @@ pub mod check;
 pub mod cli;
 pub mod engines;
 pub mod list;
+pub mod liveness;
 pub mod load;
 pub mod run;
 pub mod selftest;

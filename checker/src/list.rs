@@ -2,12 +2,12 @@
 
 use std::fmt::Write;
 
-use klp_model::properties::{Kind, PROPERTIES};
+use klp_model::properties::PROPERTIES;
 use klp_model::{Profile, Variant};
 
 pub fn render() -> String {
     let mut out = String::from("properties:\n");
-    for p in PROPERTIES.iter().filter(|p| p.kind != Kind::Eventually) {
+    for p in PROPERTIES.iter() {
         let _ = writeln!(out, "  {:<28} {:<10} {}", p.id, p.kind.name(), p.meaning);
     }
     out += "profiles:\n";

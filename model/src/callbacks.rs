@@ -79,7 +79,8 @@ impl<E: EventSink> Kernel<'_, E> {
     /// then clears it.
     pub fn klp_post_unpatch_callback(&mut self, p: PatchId, obj: ObjId, ms: ModState) {
         let bit = 1u64 << obj;
-        if self.s.patch(p).post_unpatch_enabled & bit != 0 {
+        let ungated = self.variant(crate::profile::Variant::PostUnpatchUngated);
+        if self.s.patch(p).post_unpatch_enabled & bit != 0 || ungated {
             if let Some(eff) = self.callback_effects(p, obj, CallbackKind::PostUnpatch) {
                 self.watch_callback(p, obj, CallbackKind::PostUnpatch);
                 if self.s.patch(p).cb_open & bit == 0 {

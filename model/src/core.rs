@@ -5,6 +5,7 @@ use crate::errno::{EBUSY, EINVAL};
 use crate::event::{Event, EventSink, ModState};
 use crate::kernel::Kernel;
 use crate::klp_state::klp_is_patch_compatible;
+use crate::profile::Variant;
 use crate::scenario::{ObjId, PatchId, VMLINUX};
 use crate::state::{KlpState, Life, PatchRec};
 
@@ -37,6 +38,8 @@ impl<E: EventSink> Kernel<'_, E> {
         *self.s.patch_mut(p) = PatchRec {
             life: Life::Listed,
             loads: saved.loads + 1,
+            // try_module_get(patch->mod)
+            module_ref: true,
             replace,
             pre_patch_ret: params.pre_patch_ret.unwrap_or(def.pre_patch_ret),
             replaced_by: saved.replaced_by,
@@ -71,7 +74,7 @@ impl<E: EventSink> Kernel<'_, E> {
     /// init the transition, pre_patch + patch each loaded object in turn (the
     /// first failure cancels), start the transition and try to complete it.
     fn __klp_enable_patch(&mut self, p: PatchId) -> Result<(), u8> {
-        if self.s.klp_transition_patch.is_some() {
+        if self.s.klp_transition_patch.is_some() && !self.variant(Variant::TwoTransitions) {
             return Err(EBUSY);
         }
         if self.s.patch(p).enabled {
@@ -121,6 +124,10 @@ impl<E: EventSink> Kernel<'_, E> {
             Ok(())
         } else if !enabled {
             self.__klp_disable_patch(p)
+        } else if self.variant(Variant::ReenableReplaced) {
+            // Mutation: the pre-5.1 re-enable, on an instance that was
+            // replaced or disabled.
+            self.__klp_enable_patch(p)
         } else {
             Err(EINVAL)
         };
@@ -141,7 +148,7 @@ impl<E: EventSink> Kernel<'_, E> {
         if !self.s.patch(p).enabled {
             return Err(EINVAL);
         }
-        if self.s.klp_transition_patch.is_some() {
+        if self.s.klp_transition_patch.is_some() && !self.variant(Variant::TwoTransitions) {
             return Err(EBUSY);
         }
         self.klp_init_transition(p, KlpState::Unpatched);
@@ -179,7 +186,22 @@ impl<E: EventSink> Kernel<'_, E> {
                 break;
             }
             self.s.patch_mut(old).enabled = false;
-            self.klp_unpatch_objects(old);
+            if self.variant(Variant::ReplacedUnpatchCallbacks) {
+                // Mutation: the old patch is "disabled" through its callbacks.
+                for obj in self.objects_of(old) {
+                    if self.s.patch(old).obj_patched & (1 << obj) != 0 {
+                        self.klp_pre_unpatch_callback(old, obj, ModState::Live);
+                    }
+                }
+                self.klp_unpatch_objects(old);
+                for obj in self.objects_of(old) {
+                    if self.klp_is_object_loaded(old, obj) {
+                        self.klp_post_unpatch_callback(old, obj, ModState::Live);
+                    }
+                }
+            } else {
+                self.klp_unpatch_objects(old);
+            }
             let rec = self.s.patch_mut(old);
             rec.retired = true;
             rec.replaced = true;
@@ -189,7 +211,9 @@ impl<E: EventSink> Kernel<'_, E> {
 
     /// core.c:klp_discard_nops — pop the nops, free the dynamic objects.
     pub fn klp_discard_nops(&mut self, p: PatchId) {
-        self.klp_unpatch_nops(p);
+        if !self.variant(Variant::KeepNops) {
+            self.klp_unpatch_nops(p);
+        }
     }
 
     /// core.c:klp_free_patch_async — `list_del` from klp_patches now, the
@@ -201,12 +225,16 @@ impl<E: EventSink> Kernel<'_, E> {
         rec.obj_mod = 0;
     }
 
-    /// core.c:klp_free_replaced_patches_async — free every other patch.
+    /// core.c:klp_free_replaced_patches_async — free every patch in front
+    /// of `new` on klp_patches (the ones klp_unpatch_replaced_patches
+    /// unpatched); patches after it (a reversed disable of an older replace
+    /// patch) stay.
     pub fn klp_free_replaced_patches_async(&mut self, new: PatchId) {
         for old in self.s.klp_patches.clone() {
-            if old != new {
-                self.klp_free_patch_async(old);
+            if old == new {
+                return;
             }
+            self.klp_free_patch_async(old);
         }
     }
 
@@ -214,9 +242,14 @@ impl<E: EventSink> Kernel<'_, E> {
     /// goes away and the module reference is dropped unless the patch was
     /// forced.
     pub fn klp_free_patch_finish(&mut self, p: PatchId) {
+        let pinned = (self.s.patch(p).forced || self.s.klp_forced)
+            && !self.variant(Variant::ForcedModulePut);
         let rec = self.s.patch_mut(p);
         rec.life = Life::Freed;
-        let module_put = !rec.forced;
+        let module_put = !pinned;
+        if module_put {
+            rec.module_ref = false;
+        }
         self.emit(|| Event::PatchFreed {
             patch: p,
             module_put,
@@ -227,13 +260,29 @@ impl<E: EventSink> Kernel<'_, E> {
     /// refcount is 0: the patch was freed and not forced. Then module_exit
     /// runs (whatever the author put there) and the module is gone.
     pub fn rmmod_livepatch(&mut self, p: PatchId) -> Result<(), u8> {
-        let rec = self.s.patch(p);
-        if rec.life != Life::Freed || rec.forced {
+        if self.s.patch(p).module_ref {
             self.emit(|| Event::UnloadErrorPatch(p));
             return Err(EBUSY);
         }
         let exit = self.sc.patches[p as usize].module_exit.clone();
         self.run_effects(p, None, &exit);
+        if self.variant(Variant::B12RmmodFreesShadow) {
+            // B12: module_exit calls klp_shadow_free_all() for every id its
+            // code uses.
+            let def = &self.sc.patches[p as usize];
+            let used = def
+                .objects
+                .iter()
+                .flat_map(|o| o.funcs.iter())
+                .fold(0u64, |m, (_, c)| m | c.uses_shadow | c.allocates_shadow);
+            let mut ids = 0u64;
+            for v in crate::kernel::bits(used) {
+                ids |= self.sc.shadow_ids_mask(&self.sc.shadow_vars[v as usize].id);
+            }
+            for v in crate::kernel::bits(ids) {
+                self.klp_shadow_free(v);
+            }
+        }
         let rec = self.s.patch_mut(p);
         rec.life = Life::Unloaded;
         rec.enabled = false;
@@ -282,8 +331,12 @@ impl<E: EventSink> Kernel<'_, E> {
             Some((p, ret)) => {
                 self.emit(|| Event::ModuleRefused(p, m));
                 self.s.modules_loaded &= !(1 << m);
-                self.s.patch_mut(p).obj_mod &= !(1 << m);
-                self.klp_cleanup_module_patches_limited(m, Some(p), ModState::Coming);
+                if !self.variant(Variant::B5ComingKeepsObjMod) {
+                    self.s.patch_mut(p).obj_mod &= !(1 << m);
+                }
+                if !self.variant(Variant::B6ComingNoCleanup) {
+                    self.klp_cleanup_module_patches_limited(m, Some(p), ModState::Coming);
+                }
                 self.emit(|| Event::LoadErrorModule(m, ret));
                 Err(ret)
             }

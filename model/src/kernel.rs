@@ -32,6 +32,18 @@ impl<'a, E: EventSink> Kernel<'a, E> {
         }
     }
 
+    /// Whether the scenario runs with variant `v`.
+    #[inline]
+    pub fn variant(&self, v: crate::profile::Variant) -> bool {
+        self.sc.variant == v
+    }
+
+    /// Whether the scenario runs under profile `p`.
+    #[inline]
+    pub fn profile(&self, p: crate::profile::Profile) -> bool {
+        self.sc.profile == p
+    }
+
     #[inline]
     pub fn emit(&mut self, make: impl FnOnce() -> Event) {
         if E::ENABLED {

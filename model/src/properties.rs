@@ -88,7 +88,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         id: "no-dangling-code",
         kind: Kind::Always,
-        meaning: "no task runs, and no func_stack holds, code of an unloaded livepatch module or of an unloaded target module",
+        meaning: "no task runs, and no func_stack holds, code of an unloaded livepatch module or of an unloaded target module; obj->mod only for loaded modules",
         check: no_dangling_code,
     },
     PropertyInfo {
@@ -127,6 +127,18 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         meaning: "witness: a replaced patch's module is loaded again and replaces its replacer",
         check: replaced_patch_reloadable,
     },
+    PropertyInfo {
+        id: "transition-completes",
+        kind: Kind::Eventually,
+        meaning: "under the scenario's fairness, every transition eventually completes (no fair cycle stays in transition)",
+        check: no_transition,
+    },
+    PropertyInfo {
+        id: "patch-freed",
+        kind: Kind::Eventually,
+        meaning: "under fairness, a disabled or replaced patch is eventually freed and, unless force pinned it on purpose, its module reference dropped",
+        check: no_patch_release_pending,
+    },
 ];
 
 /// Every valid property id (what a scenario's `expect` may name).
@@ -145,6 +157,8 @@ pub const PROPERTY_IDS: &[&str] = &[
     "code-requirements-met",
     "replace-completes",
     "replaced-patch-reloadable",
+    "transition-completes",
+    "patch-freed",
 ];
 
 pub fn property(id: &str) -> Option<&'static PropertyInfo> {
@@ -249,7 +263,9 @@ fn no_dangling_code(sc: &Scenario, s: &State) -> bool {
         stack.is_empty()
             || (func_present(f as u8) && stack.iter().all(|&p| s.patch(p).life != Life::Unloaded))
     });
-    frames_ok && stacks_ok
+    // kernel-semantics S15: obj->mod is set only while the module is alive.
+    let obj_mod_ok = s.patches.iter().all(|r| r.obj_mod & !s.modules_loaded == 0);
+    frames_ok && stacks_ok && obj_mod_ok
 }
 
 fn forced_module_pinned(_: &Scenario, s: &State) -> bool {
@@ -305,4 +321,29 @@ fn replaced_patch_reloadable(_: &Scenario, s: &State) -> bool {
     s.patches.iter().enumerate().any(|(p, r)| {
         crate::kernel::bits(r.replaced_by as u64).any(|q| s.patch(q).replaced_by & (1 << p) != 0)
     })
+}
+
+/// transition-completes: the goal is "no transition".
+fn no_transition(_: &Scenario, s: &State) -> bool {
+    s.klp_transition_patch.is_none()
+}
+
+/// transition-completes is pending while some patch is in transition.
+pub fn transition_pending(s: &State) -> bool {
+    s.klp_transition_patch.is_some()
+}
+
+/// patch-freed is pending for `p` while its instance was disabled or
+/// replaced, its module is still loaded, and either free_work has not run or
+/// the module reference is still held although the 5.18 rules did not mean
+/// to pin it (`force_involved`).
+pub fn patch_release_pending(s: &State, p: u8) -> bool {
+    let r = s.patch(p);
+    r.retired
+        && r.life != Life::Unloaded
+        && (r.life != Life::Freed || (r.module_ref && !r.force_involved))
+}
+
+fn no_patch_release_pending(_: &Scenario, s: &State) -> bool {
+    (0..s.patches.len()).all(|p| !patch_release_pending(s, p as u8))
 }

@@ -170,6 +170,8 @@ pub struct Patch {
     pub name: String,
     pub module: String,
     pub replace: bool,
+    /// `immediate` (honoured only by the b1-immediate variant).
+    pub immediate: bool,
     /// Static objects in `obj_list` order.
     pub objects: Vec<PatchObject>,
     /// Functions this patch patches (static funcs).
@@ -213,6 +215,14 @@ pub struct Tasks {
     pub calls: Vec<u64>,
 }
 
+/// Compiled [`spec::FairnessSpec`].
+#[derive(Debug, Clone, Default)]
+pub struct Fairness {
+    /// Task indices (from 0) that may sleep forever.
+    pub may_block_forever: Vec<usize>,
+    pub admin_forces: bool,
+}
+
 /// Bounds on admin actions.
 #[derive(Debug, Clone)]
 pub struct Admin {
@@ -239,6 +249,7 @@ pub struct Scenario {
     pub patches: Vec<Patch>,
     pub tasks: Tasks,
     pub admin: Admin,
+    pub fairness: Fairness,
     pub expect: BTreeMap<String, Verdict>,
     pub expected_unique_states: Option<u64>,
     pub script: Option<Vec<serde_json::Value>>,
@@ -380,6 +391,28 @@ impl Compiler {
         }
         let tasks = self.tasks(&spec.tasks, &patches, spec.script.is_some())?;
         let admin = self.admin(&spec.admin, &patches)?;
+        let mut fairness = Fairness {
+            may_block_forever: vec![],
+            admin_forces: spec.fairness.admin_forces,
+        };
+        for (i, &t) in spec.fairness.may_block_forever.iter().enumerate() {
+            if t == 0 || t > tasks.count {
+                return Err(semantic(
+                    format!("fairness.may_block_forever[{i}]"),
+                    format!(
+                        "task {t} does not exist (tasks are numbered 1 to {})",
+                        tasks.count
+                    ),
+                ));
+            }
+            fairness.may_block_forever.push(t as usize - 1);
+        }
+        if fairness.admin_forces && !admin.force {
+            return Err(semantic(
+                "fairness.admin_forces",
+                "needs admin.force: the admin cannot force",
+            ));
+        }
         for (id, _) in &spec.expect {
             if !crate::properties::PROPERTY_IDS.contains(&id.as_str()) {
                 return Err(semantic(
@@ -403,6 +436,7 @@ impl Compiler {
             patches,
             tasks,
             admin,
+            fairness,
             expect: spec.expect.clone(),
             expected_unique_states: spec.expected_unique_states,
             script: spec.script.clone(),
@@ -791,6 +825,7 @@ impl Compiler {
             name: name.to_string(),
             module: p.module.clone().unwrap_or_else(|| name.to_string()),
             replace: p.replace,
+            immediate: p.immediate,
             objects,
             funcs_mask,
             objs_mask,

@@ -52,6 +52,9 @@ pub struct Spec {
     /// Which admin actions the search may interleave, with bounds.
     #[serde(default)]
     pub admin: AdminSpec,
+    /// What the liveness properties may assume about who eventually acts.
+    #[serde(default)]
+    pub fairness: FairnessSpec,
     /// Expected verdict per property id; a property not named is expected to hold.
     #[serde(default)]
     pub expect: BTreeMap<String, Verdict>,
@@ -102,6 +105,11 @@ pub struct PatchSpec {
     /// `klp_patch.replace`: an atomic-replace (cumulative) patch.
     #[serde(default)]
     pub replace: bool,
+    /// `klp_patch.immediate` (4.12 to 4.15 only): no per-task consistency.
+    /// Mainline has no such flag and ignores it; the `b1-immediate` variant
+    /// honours it.
+    #[serde(default)]
+    pub immediate: bool,
     /// Objects this patch patches, with functions and callbacks.
     #[serde(default)]
     pub objects: BTreeMap<String, PatchObjectSpec>,
@@ -322,6 +330,25 @@ pub struct TargetModuleAdmin {
     pub load: bool,
     #[serde(default = "yes")]
     pub unload: bool,
+}
+
+/// Fairness for the liveness properties (`transition-completes`,
+/// `patch-freed`). Always assumed: the kernel's work items run (weak
+/// fairness of klp_transition_work and of each free_work), and the admin
+/// eventually stops typing (a run where admin commands go on forever is not
+/// a counterexample).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FairnessSpec {
+    /// Tasks (numbered from 1) that may sleep in a function forever, like the
+    /// worker of test_klp_callbacks_busy with block_transition=Y. Every other
+    /// task eventually returns from its functions (weak fairness).
+    #[serde(default)]
+    pub may_block_forever: Vec<u32>,
+    /// The admin eventually writes 1 to the `force` attribute of a stuck
+    /// transition patch (weak fairness of force; needs `admin.force`).
+    #[serde(default)]
+    pub admin_forces: bool,
 }
 
 /// Expected verdict of a property.

@@ -109,6 +109,10 @@ pub struct PatchRec {
     pub enabled: bool,
     /// `patch->forced`.
     pub forced: bool,
+    /// The module reference taken by `try_module_get` in klp_enable_patch
+    /// and dropped by klp_free_patch_finish (unless forced): rmmod needs it
+    /// gone.
+    pub module_ref: bool,
     /// `patch->replace` (the test modules take it from a module parameter).
     pub replace: bool,
     /// `func->transition` of this patch's funcs (all set or all clear).
@@ -131,6 +135,10 @@ pub struct PatchRec {
     pub retired: bool,
     /// Ghost: this instance was replaced by an atomic replace.
     pub replaced: bool,
+    /// Ghost: this instance took part in a forced transition by the 5.18
+    /// rules (it was being unpatched, or replaced), so the kernel keeps its
+    /// module pinned on purpose.
+    pub force_involved: bool,
     /// Ghost: the patches that ever replaced an instance of this one, bit per
     /// PatchId (sticky across insmods).
     pub replaced_by: u16,
@@ -143,6 +151,7 @@ impl PatchRec {
             loads: 0,
             enabled: false,
             forced: false,
+            module_ref: false,
             replace: false,
             transition: false,
             nops: 0,
@@ -153,6 +162,7 @@ impl PatchRec {
             cb_open: 0,
             retired: false,
             replaced: false,
+            force_involved: false,
             replaced_by: 0,
         }
     }
@@ -188,6 +198,9 @@ pub struct State {
     pub shadow: u64,
     /// System modifications that are set, bit per modification.
     pub sysmods: u64,
+    /// 4.15 to 5.0 (variant b4-global-forced-flag only): a forced transition
+    /// happened, and no patch's module reference is dropped any more.
+    pub klp_forced: bool,
     /// Ghost: properties broken by a step (bit per monitored property).
     pub violations: u32,
 }
@@ -211,6 +224,7 @@ impl State {
             modules_loaded,
             shadow: 0,
             sysmods: 0,
+            klp_forced: false,
             violations: 0,
         }
     }

@@ -2,6 +2,7 @@
 
 use crate::event::{Event, EventSink, ModState, SwitchHow};
 use crate::kernel::{bits, Kernel};
+use crate::profile::{Profile, Variant};
 use crate::properties::V_REPLACE_LEAVES_ONLY_NEW;
 use crate::scenario::PatchId;
 use crate::state::{Impl, KlpState};
@@ -71,6 +72,12 @@ impl<E: EventSink> Kernel<'_, E> {
         let Some(tp) = self.s.klp_transition_patch else {
             return true;
         };
+        if self.variant(Variant::SkipStackCheck)
+            || (self.variant(Variant::B1Immediate) && self.sc.patches[tp as usize].immediate)
+        {
+            // B1: immediate funcs are not checked; mutation: nothing is.
+            return true;
+        }
         let target = self.s.klp_target_state;
         let frames = &self.s.tasks[task].frames;
         for obj in self.objects_of(tp) {
@@ -151,20 +158,28 @@ impl<E: EventSink> Kernel<'_, E> {
         true
     }
 
-    /// Monitor of replace-leaves-only-new: right after a replace completes,
-    /// the list is [tp], no nop remains, and every function tp does not patch
-    /// has an empty func_stack.
+    /// Monitor of replace-leaves-only-new: right after a replace of `tp`
+    /// completes to PATCHED, no patch is left in front of `tp` on
+    /// klp_patches, `tp` has no nop left, and every function that no listed
+    /// patch patches has an empty func_stack (tasks run the original). In the
+    /// usual case `tp` is last and the list is exactly [tp]; after a reversed
+    /// disable of an older replace patch, newer patches after it stay, as in
+    /// the kernel.
     fn watch_replace_result(&mut self, tp: PatchId) {
-        let only_new = self.s.klp_patches == [tp];
+        let nothing_in_front = self.s.klp_patches.first() == Some(&tp);
         let no_nops = self.s.patch(tp).nops == 0;
-        let mine = self.sc.patches[tp as usize].funcs_mask;
+        let live = self
+            .s
+            .klp_patches
+            .iter()
+            .fold(0u64, |m, &p| m | self.sc.patches[p as usize].funcs_mask);
         let stacks_ok = self
             .s
             .func_stacks
             .iter()
             .enumerate()
-            .all(|(f, st)| mine & (1 << f) != 0 || st.is_empty());
-        if !(only_new && no_nops && stacks_ok) {
+            .all(|(f, st)| live & (1 << f) != 0 || st.is_empty());
+        if !(nothing_in_front && no_nops && stacks_ok) {
             self.s.violations |= V_REPLACE_LEAVES_ONLY_NEW;
         }
     }
@@ -182,6 +197,11 @@ impl<E: EventSink> Kernel<'_, E> {
         if self.s.patch(tp).replace && target == KlpState::Patched {
             self.klp_unpatch_replaced_patches(tp);
             self.klp_discard_nops(tp);
+            if self.profile(Profile::V5_4) || self.variant(Variant::B9FreeReplacedBeforePostPatch) {
+                // 5.1-5.4 klp_discard_replaced_patches: off the list (and
+                // freed) before the post_patch callbacks below.
+                self.klp_free_replaced_patches_async(tp);
+            }
         }
         if target == KlpState::Unpatched {
             self.klp_unpatch_objects(tp);
@@ -259,12 +279,30 @@ impl<E: EventSink> Kernel<'_, E> {
         for task in 0..self.s.tasks.len() {
             self.klp_update_patch_state(task, SwitchHow::Forced);
         }
-        if self.s.klp_target_state == KlpState::Unpatched {
+        if self.profile(Profile::V5_4) || self.variant(Variant::B3aForceMarksAll) {
+            // 5.1-5.17: every listed patch.
+            for p in self.s.klp_patches.clone() {
+                self.s.patch_mut(p).forced = true;
+            }
+        } else if self.s.klp_target_state == KlpState::Unpatched {
             self.s.patch_mut(tp).forced = true;
-        } else if self.s.patch(tp).replace {
+        } else if self.s.patch(tp).replace && !self.variant(Variant::B3bForceReplaceNoException) {
             for p in self.s.klp_patches.clone() {
                 if p != tp {
                     self.s.patch_mut(p).forced = true;
+                }
+            }
+        }
+        if self.variant(Variant::B4GlobalForcedFlag) {
+            self.s.klp_forced = true;
+        }
+        // Ghost: who the kernel means to pin (the 5.18 rules).
+        if self.s.klp_target_state == KlpState::Unpatched {
+            self.s.patch_mut(tp).force_involved = true;
+        } else if self.s.patch(tp).replace {
+            for p in self.s.klp_patches.clone() {
+                if p != tp {
+                    self.s.patch_mut(p).force_involved = true;
                 }
             }
         }

@@ -75,8 +75,14 @@ pub struct PropertyReport {
     pub expected: String,
     pub ok: bool,
     /// For a violated `always` property: the counterexample; for a
-    /// satisfied `sometimes` property: the example.
+    /// satisfied `sometimes` property: the example; for a violated
+    /// `eventually` property: a lasso (see `loop_start`).
     pub trace: Option<Vec<TraceStep>>,
+    /// For a lasso: the index in `trace` where the loop starts; the steps
+    /// from there to the end repeat forever (none: the system then stays in
+    /// the last state forever).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loop_start: Option<usize>,
 }
 
 /// The result of one scenario.

@@ -49,13 +49,30 @@ pub fn render(r: &ScenarioReport) -> String {
             p.expected
         );
         if let (Some(trace), true) = (&p.trace, p.status == Status::Violated || !p.ok) {
-            let what = if p.kind == "sometimes" {
-                "example"
-            } else {
-                "counterexample"
+            let what = match p.kind.as_str() {
+                "sometimes" => "example",
+                "eventually" => "lasso",
+                _ => "counterexample",
             };
             let _ = writeln!(out, "       {what} ({} steps):", trace.len());
-            out += &render_trace(trace, "         ");
+            match p.loop_start {
+                Some(k) if k == trace.len() => {
+                    out += &render_trace(trace, "         ");
+                    let _ = writeln!(
+                        out,
+                        "         -- then no action that must happen is enabled: the system stays here forever --"
+                    );
+                }
+                Some(k) => {
+                    out += &render_trace(&trace[..k], "         ");
+                    let _ = writeln!(
+                        out,
+                        "         -- loop: the following steps repeat forever --"
+                    );
+                    out += &render_trace(&trace[k..], "         ");
+                }
+                None => out += &render_trace(trace, "         "),
+            }
         }
     }
     out

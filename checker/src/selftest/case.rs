@@ -197,6 +197,7 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
             calls: BTreeMap::new(),
         },
         admin: Default::default(),
+        fairness: Default::default(),
         expect: BTreeMap::new(),
         expected_unique_states: None,
         script: Some(vec![]),
