@@ -1,0 +1,435 @@
+//! Level-synchronous parallel breadth-first search.
+//!
+//! Why level by level: all states of depth `d` are expanded before any of
+//! depth `d + 1`, so the thread that wins the insert of a state always does
+//! so from a parent at the smallest depth, and walking parent links gives a
+//! shortest path. The price is two barrier waits per level, which is
+//! nothing next to the millions of states of a wide level.
+//!
+//! Work sharing without a lock on the hot path: a level is a lock-free queue
+//! of *blocks* (vectors of up to [`MAX_BLOCK`] states with their table
+//! slots). A worker pops a block, expands its states, inserts successors
+//! into the table and appends the new ones to its own output block, which it
+//! pushes onto the next level's queue when full. Shared counters are touched
+//! once per block, never per state.
+
+use std::any::Any;
+use std::hash::Hash;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::Instant;
+
+use crossbeam_queue::SegQueue;
+use stateright::{Expectation, Model, Property};
+
+use super::fingerprint::Fingerprinter;
+use super::table::{FingerprintTable, Insert, Inserter, NO_PARENT};
+
+/// Largest number of states in a block handed between threads.
+const MAX_BLOCK: usize = 1024;
+/// Smallest block: small levels are cut fine so every thread gets a share.
+const MIN_BLOCK: usize = 16;
+/// Spare block allocations a worker keeps for reuse.
+const SPARE_BLOCKS: usize = 8;
+
+/// A batch of states of one level, each with its table slot (the parent
+/// link of its successors).
+type Block<S> = Vec<(S, u32)>;
+
+/// Why the search ended, before the table is consulted for the reason of a
+/// `Full`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Complete,
+    Timeout,
+    /// The table refused a new state (its load limit or the state bound).
+    Full,
+}
+
+const RUNNING: u8 = 0;
+const TIMEOUT: u8 = 1;
+const FULL: u8 = 2;
+/// A worker caught a panic of the model; it is re-raised after the join.
+const PANICKED: u8 = 3;
+
+/// A discovery candidate: the state in `slot`, at BFS `depth`, with
+/// fingerprint `fp`. The best is the smallest `(depth, fp)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Found {
+    pub depth: usize,
+    pub fp: u64,
+    pub slot: u32,
+}
+
+impl Found {
+    fn better_than(&self, other: &Found) -> bool {
+        (self.depth, self.fp) < (other.depth, other.fp)
+    }
+}
+
+/// What the search reports back to [`super::check`].
+pub(crate) struct RawOutcome {
+    pub stop: Stop,
+    pub states: u64,
+    pub max_depth: usize,
+    pub found: Vec<Option<Found>>,
+}
+
+/// Everything the workers share. Written fields are atomics or touched only
+/// between the two barriers of a level.
+struct Shared<'a, M: Model> {
+    model: &'a M,
+    properties: &'a [Property<M>],
+    has_eventually: bool,
+    canonicalize: Option<&'a (dyn Fn(&M::State) -> M::State + Sync)>,
+    table: &'a FingerprintTable,
+    /// Level `d` is read from `levels[d % 2]` while level `d + 1` is
+    /// written to the other.
+    levels: [SegQueue<Block<M::State>>; 2],
+    stop: AtomicU8,
+    /// States pushed to the next level (reset by the leader between levels).
+    next_count: AtomicU64,
+    /// Size of the level being expanded (set by the leader).
+    level_size: AtomicU64,
+    /// Whether another level follows (set by the leader).
+    go_on: AtomicBool,
+    barrier: Barrier,
+    threads: usize,
+    deadline: Option<Instant>,
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl<M: Model> Shared<'_, M> {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) != RUNNING
+    }
+
+    /// Records the first reason to stop; later ones are ignored.
+    fn request_stop(&self, why: u8) {
+        let _ = self
+            .stop
+            .compare_exchange(RUNNING, why, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    /// Block size for the next level, from the size of the current one.
+    fn block_size(&self) -> usize {
+        let per_thread = self.level_size.load(Ordering::Relaxed) as usize / (4 * self.threads);
+        per_thread.clamp(MIN_BLOCK, MAX_BLOCK)
+    }
+}
+
+/// Runs the search to completion or to a stop, with `threads` workers.
+pub(crate) fn run<M>(
+    model: &M,
+    properties: &[Property<M>],
+    canonicalize: Option<&(dyn Fn(&M::State) -> M::State + Sync)>,
+    table: &FingerprintTable,
+    threads: usize,
+    deadline: Option<Instant>,
+) -> RawOutcome
+where
+    M: Model + Sync,
+    M::State: Hash + Send,
+{
+    let threads = threads.max(1);
+    let shared = Shared {
+        model,
+        properties,
+        has_eventually: properties
+            .iter()
+            .any(|p| p.expectation == Expectation::Eventually),
+        canonicalize,
+        table,
+        levels: [SegQueue::new(), SegQueue::new()],
+        stop: AtomicU8::new(RUNNING),
+        next_count: AtomicU64::new(0),
+        level_size: AtomicU64::new(0),
+        go_on: AtomicBool::new(true),
+        barrier: Barrier::new(threads),
+        threads,
+        deadline,
+        panic: Mutex::new(None),
+    };
+
+    let init_states = seed(&shared);
+
+    let results: Vec<WorkerResult> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads)
+            .map(|_| s.spawn(|| Worker::new(&shared).run()))
+            .collect();
+        let mut results = vec![Worker::new(&shared).run()];
+        // Workers catch model panics themselves, so join cannot fail.
+        results.extend(handles.into_iter().map(|h| h.join().expect("worker")));
+        results
+    });
+
+    if let Some(payload) = shared
+        .panic
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        resume_unwind(payload);
+    }
+
+    let mut found: Vec<Option<Found>> = vec![None; properties.len()];
+    for result in &results {
+        for (best, candidate) in found.iter_mut().zip(&result.found) {
+            if let Some(c) = candidate {
+                if best.as_ref().is_none_or(|b| c.better_than(b)) {
+                    *best = Some(*c);
+                }
+            }
+        }
+    }
+    let stop = match shared.stop.load(Ordering::Acquire) {
+        RUNNING => Stop::Complete,
+        TIMEOUT => Stop::Timeout,
+        _ => Stop::Full,
+    };
+    RawOutcome {
+        stop,
+        states: init_states + results.iter().map(|r| r.generated).sum::<u64>(),
+        max_depth: results.iter().map(|r| r.max_depth).max().unwrap_or(0),
+        found,
+    }
+}
+
+/// Inserts the initial states (level 0) and returns how many there were
+/// within the boundary (duplicates included, as stateright counts them).
+fn seed<M>(shared: &Shared<'_, M>) -> u64
+where
+    M: Model,
+    M::State: Hash,
+{
+    let hasher = Fingerprinter::default();
+    let mut inserter = shared.table.inserter();
+    let mut block = Vec::new();
+    let mut count = 0;
+    for state in shared.model.init_states() {
+        if !shared.model.within_boundary(&state) {
+            continue;
+        }
+        count += 1;
+        let state = match shared.canonicalize {
+            Some(canonical) => canonical(&state),
+            None => state,
+        };
+        match inserter.insert(hasher.fingerprint(&state), NO_PARENT) {
+            Insert::Inserted(slot) => block.push((state, slot)),
+            Insert::Present => {}
+            Insert::Full => {
+                shared.request_stop(FULL);
+                break;
+            }
+        }
+    }
+    shared
+        .level_size
+        .store(block.len() as u64, Ordering::Relaxed);
+    if block.is_empty() {
+        shared.go_on.store(false, Ordering::Relaxed);
+    } else {
+        shared.levels[0].push(block);
+    }
+    count
+}
+
+/// What one worker hands back when the search ends.
+struct WorkerResult {
+    generated: u64,
+    max_depth: usize,
+    found: Vec<Option<Found>>,
+}
+
+/// One search thread's private state: nothing here is shared.
+struct Worker<'s, 'a, M: Model> {
+    shared: &'s Shared<'a, M>,
+    inserter: Inserter<'a>,
+    hasher: Fingerprinter,
+    actions: Vec<M::Action>,
+    /// Successors of the state being expanded, with their fingerprints,
+    /// collected first so that their table slots can be prefetched.
+    successors: Vec<(M::State, u64)>,
+    out: Block<M::State>,
+    out_pushed: u64,
+    block_size: usize,
+    spare: Vec<Block<M::State>>,
+    generated: u64,
+    max_depth: usize,
+    found: Vec<Option<Found>>,
+}
+
+impl<'s, 'a, M> Worker<'s, 'a, M>
+where
+    M: Model,
+    M::State: Hash,
+{
+    fn new(shared: &'s Shared<'a, M>) -> Self {
+        Self {
+            shared,
+            inserter: shared.table.inserter(),
+            hasher: Fingerprinter::default(),
+            actions: Vec::new(),
+            successors: Vec::new(),
+            out: Vec::new(),
+            out_pushed: 0,
+            block_size: MIN_BLOCK,
+            spare: Vec::new(),
+            generated: 0,
+            max_depth: 0,
+            found: vec![None; shared.properties.len()],
+        }
+    }
+
+    /// Expands levels until the leader says there is none left.
+    fn run(mut self) -> WorkerResult {
+        let shared = self.shared;
+        let mut depth = 0;
+        while shared.go_on.load(Ordering::Acquire) {
+            self.block_size = shared.block_size();
+            let level = catch_unwind(AssertUnwindSafe(|| self.expand_level(depth)));
+            if let Err(payload) = level {
+                shared.request_stop(PANICKED);
+                let mut slot = shared.panic.lock().unwrap_or_else(|e| e.into_inner());
+                slot.get_or_insert(payload);
+            }
+            shared
+                .next_count
+                .fetch_add(self.out_pushed, Ordering::Relaxed);
+            self.out_pushed = 0;
+            if shared.barrier.wait().is_leader() {
+                // Alone between the two barriers: decide about the next level.
+                let next = shared.next_count.swap(0, Ordering::Relaxed);
+                shared.level_size.store(next, Ordering::Relaxed);
+                shared
+                    .go_on
+                    .store(next > 0 && !shared.stopped(), Ordering::Release);
+            }
+            shared.barrier.wait();
+            depth += 1;
+        }
+        WorkerResult {
+            generated: self.generated,
+            max_depth: self.max_depth,
+            found: self.found,
+        }
+    }
+
+    /// Expands blocks of level `depth` (0 = initial states) until the level
+    /// is empty or the search is stopped, then publishes its last output.
+    fn expand_level(&mut self, depth: usize) {
+        let shared = self.shared;
+        let current = &shared.levels[depth % 2];
+        while !shared.stopped() {
+            let Some(mut block) = current.pop() else {
+                break;
+            };
+            self.max_depth = self.max_depth.max(depth + 1);
+            for (state, slot) in block.drain(..) {
+                self.expand(state, slot, depth);
+            }
+            if self.spare.len() < SPARE_BLOCKS {
+                self.spare.push(block);
+            }
+            if let Some(deadline) = shared.deadline {
+                if Instant::now() >= deadline {
+                    shared.request_stop(TIMEOUT);
+                }
+            }
+        }
+        if !self.out.is_empty() {
+            self.push_out(depth);
+        }
+    }
+
+    /// Checks the properties on one state and inserts its successors.
+    #[inline]
+    fn expand(&mut self, state: M::State, slot: u32, depth: usize) {
+        let shared = self.shared;
+        let model = shared.model;
+        let mut awaiting = shared.has_eventually;
+        for (i, property) in shared.properties.iter().enumerate() {
+            let discovered = match property.expectation {
+                Expectation::Always => !(property.condition)(model, &state),
+                Expectation::Sometimes => (property.condition)(model, &state),
+                Expectation::Eventually => continue,
+            };
+            if discovered {
+                self.record(i, depth, slot);
+            } else {
+                awaiting = true;
+            }
+        }
+        if !awaiting {
+            // Every property is discovered in this state: stateright does not
+            // expand it either.
+            return;
+        }
+
+        model.actions(&state, &mut self.actions);
+        for action in self.actions.drain(..) {
+            let Some(next) = model.next_state(&state, action) else {
+                continue;
+            };
+            if !model.within_boundary(&next) {
+                continue;
+            }
+            let next = match shared.canonicalize {
+                Some(canonical) => canonical(&next),
+                None => next,
+            };
+            let fp = self.hasher.fingerprint(&next);
+            shared.table.prefetch(fp);
+            self.successors.push((next, fp));
+        }
+        self.generated += self.successors.len() as u64;
+        drop(state);
+
+        let mut successors = std::mem::take(&mut self.successors);
+        for (next, fp) in successors.drain(..) {
+            match self.inserter.insert(fp, slot) {
+                Insert::Inserted(next_slot) => {
+                    self.out.push((next, next_slot));
+                    if self.out.len() >= self.block_size {
+                        self.push_out(depth);
+                    }
+                }
+                Insert::Present => {}
+                Insert::Full => shared.request_stop(FULL),
+            }
+        }
+        self.successors = successors;
+    }
+
+    /// Keeps the state in `slot` as property `i`'s discovery if it beats
+    /// this worker's current one.
+    #[inline]
+    fn record(&mut self, i: usize, depth: usize, slot: u32) {
+        if let Some(best) = &self.found[i] {
+            if best.depth < depth {
+                return;
+            }
+        }
+        let candidate = Found {
+            depth,
+            fp: self.shared.table.fingerprint_at(slot),
+            slot,
+        };
+        if self.found[i].is_none_or(|best| candidate.better_than(&best)) {
+            self.found[i] = Some(candidate);
+        }
+    }
+
+    /// Hands the output block to the next level.
+    fn push_out(&mut self, depth: usize) {
+        let fresh = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.block_size));
+        let block = std::mem::replace(&mut self.out, fresh);
+        self.out_pushed += block.len() as u64;
+        self.shared.levels[(depth + 1) % 2].push(block);
+    }
+}
