@@ -100,6 +100,10 @@ pub use table::{FingerprintTable, Insert};
 /// 16 M slots (192 MiB), room for 15 M states.
 pub const DEFAULT_MEMORY_BYTES: usize = 256 << 20;
 
+/// A symmetry canonicaliser: maps a state to the representative of its
+/// class (`&(dyn Fn(&S) -> S + Sync)`; a plain `fn` or a closure works).
+pub type Canonicalize<'a, S> = &'a (dyn Fn(&S) -> S + Sync);
+
 /// How to run the native engine.
 #[derive(Clone, Debug)]
 pub struct NativeOptions {
@@ -224,7 +228,7 @@ pub struct NativeOutcome<A> {
 pub fn check<M>(
     model: &M,
     opts: &NativeOptions,
-    canonicalize: Option<&(dyn Fn(&M::State) -> M::State + Sync)>,
+    canonicalize: Option<Canonicalize<'_, M::State>>,
 ) -> NativeOutcome<M::Action>
 where
     M: Model + Sync,

@@ -12,6 +12,15 @@
 //! into the table and appends the new ones to its own output block, which it
 //! pushes onto the next level's queue when full. Shared counters are touched
 //! once per block, never per state.
+//!
+//! Exact limits: workers reserve table room in chunks, so a `Full` answer
+//! can be spurious while other workers hold unused reservations. A worker
+//! that gets `Full` therefore keeps the refused state aside and asks
+//! everyone to end the level early; between the barriers, with all
+//! reservations released, the leader retries the refused states one by one.
+//! A `Full` then is real and stops the search; otherwise the same level
+//! resumes where it was left. So the search stops at exactly the table's
+//! limit (or the state bound), and a space that fits is always completed.
 
 use std::any::Any;
 use std::hash::Hash;
@@ -25,6 +34,7 @@ use stateright::{Expectation, Model, Property};
 
 use super::fingerprint::Fingerprinter;
 use super::table::{FingerprintTable, Insert, Inserter, NO_PARENT};
+use super::Canonicalize;
 
 /// Largest number of states in a block handed between threads.
 const MAX_BLOCK: usize = 1024;
@@ -36,6 +46,10 @@ const SPARE_BLOCKS: usize = 8;
 /// A batch of states of one level, each with its table slot (the parent
 /// link of its successors).
 type Block<S> = Vec<(S, u32)>;
+
+/// A successor the table refused while reservations were outstanding: the
+/// state, its fingerprint and its parent's slot.
+type Refused<S> = (S, u64, u32);
 
 /// Why the search ended, before the table is consulted for the reason of a
 /// `Full`.
@@ -82,7 +96,7 @@ struct Shared<'a, M: Model> {
     model: &'a M,
     properties: &'a [Property<M>],
     has_eventually: bool,
-    canonicalize: Option<&'a (dyn Fn(&M::State) -> M::State + Sync)>,
+    canonicalize: Option<Canonicalize<'a, M::State>>,
     table: &'a FingerprintTable,
     /// Level `d` is read from `levels[d % 2]` while level `d + 1` is
     /// written to the other.
@@ -94,6 +108,14 @@ struct Shared<'a, M: Model> {
     level_size: AtomicU64,
     /// Whether another level follows (set by the leader).
     go_on: AtomicBool,
+    /// Whether the next round expands the same level again, because it was
+    /// cut short by a `Full` that turned out spurious (set by the leader).
+    repeat: AtomicBool,
+    /// A worker got `Full`: end the level early so the leader can retry.
+    limit_hit: AtomicBool,
+    /// States refused by the table during this level, retried by the
+    /// leader.
+    refused: SegQueue<Refused<M::State>>,
     barrier: Barrier,
     threads: usize,
     deadline: Option<Instant>,
@@ -117,13 +139,51 @@ impl<M: Model> Shared<'_, M> {
         let per_thread = self.level_size.load(Ordering::Relaxed) as usize / (4 * self.threads);
         per_thread.clamp(MIN_BLOCK, MAX_BLOCK)
     }
+
+    /// Run by one thread between the two barriers that end a round of
+    /// level `depth`, while every other worker waits and every reservation
+    /// has been released: retries the refused states exactly, then decides
+    /// whether the level resumes, the next one starts, or the search ends.
+    fn between_levels(&self, depth: usize) {
+        let mut exact = self.table.inserter();
+        exact.reserve_one_at_a_time();
+        let mut block = Vec::new();
+        while let Some((state, fp, parent)) = self.refused.pop() {
+            if self.stopped() {
+                continue;
+            }
+            match exact.insert(fp, parent) {
+                Insert::Inserted(slot) => block.push((state, slot)),
+                Insert::Present => {}
+                Insert::Full => self.request_stop(FULL),
+            }
+        }
+        drop(exact);
+        if !block.is_empty() {
+            self.next_count
+                .fetch_add(block.len() as u64, Ordering::Relaxed);
+            self.levels[(depth + 1) % 2].push(block);
+        }
+        let cut_short =
+            self.limit_hit.swap(false, Ordering::Relaxed) && !self.levels[depth % 2].is_empty();
+        if self.stopped() {
+            self.go_on.store(false, Ordering::Release);
+        } else if cut_short {
+            self.repeat.store(true, Ordering::Release);
+        } else {
+            let next = self.next_count.swap(0, Ordering::Relaxed);
+            self.level_size.store(next, Ordering::Relaxed);
+            self.repeat.store(false, Ordering::Release);
+            self.go_on.store(next > 0, Ordering::Release);
+        }
+    }
 }
 
 /// Runs the search to completion or to a stop, with `threads` workers.
 pub(crate) fn run<M>(
     model: &M,
     properties: &[Property<M>],
-    canonicalize: Option<&(dyn Fn(&M::State) -> M::State + Sync)>,
+    canonicalize: Option<Canonicalize<'_, M::State>>,
     table: &FingerprintTable,
     threads: usize,
     deadline: Option<Instant>,
@@ -146,6 +206,9 @@ where
         next_count: AtomicU64::new(0),
         level_size: AtomicU64::new(0),
         go_on: AtomicBool::new(true),
+        repeat: AtomicBool::new(false),
+        limit_hit: AtomicBool::new(false),
+        refused: SegQueue::new(),
         barrier: Barrier::new(threads),
         threads,
         deadline,
@@ -254,6 +317,7 @@ struct Worker<'s, 'a, M: Model> {
     successors: Vec<(M::State, u64)>,
     out: Block<M::State>,
     out_pushed: u64,
+    refused: Vec<Refused<M::State>>,
     block_size: usize,
     spare: Vec<Block<M::State>>,
     generated: u64,
@@ -275,6 +339,7 @@ where
             successors: Vec::new(),
             out: Vec::new(),
             out_pushed: 0,
+            refused: Vec::new(),
             block_size: MIN_BLOCK,
             spare: Vec::new(),
             generated: 0,
@@ -295,20 +360,14 @@ where
                 let mut slot = shared.panic.lock().unwrap_or_else(|e| e.into_inner());
                 slot.get_or_insert(payload);
             }
-            shared
-                .next_count
-                .fetch_add(self.out_pushed, Ordering::Relaxed);
-            self.out_pushed = 0;
+            self.end_round();
             if shared.barrier.wait().is_leader() {
-                // Alone between the two barriers: decide about the next level.
-                let next = shared.next_count.swap(0, Ordering::Relaxed);
-                shared.level_size.store(next, Ordering::Relaxed);
-                shared
-                    .go_on
-                    .store(next > 0 && !shared.stopped(), Ordering::Release);
+                shared.between_levels(depth);
             }
             shared.barrier.wait();
-            depth += 1;
+            if !shared.repeat.load(Ordering::Acquire) {
+                depth += 1;
+            }
         }
         WorkerResult {
             generated: self.generated,
@@ -317,12 +376,29 @@ where
         }
     }
 
+    /// Publishes this worker's output, refused states and reservation
+    /// before the barrier.
+    fn end_round(&mut self) {
+        let shared = self.shared;
+        self.inserter.release();
+        if shared.limit_hit.load(Ordering::Relaxed) {
+            self.inserter.reserve_one_at_a_time();
+        }
+        for refused in self.refused.drain(..) {
+            shared.refused.push(refused);
+        }
+        shared
+            .next_count
+            .fetch_add(self.out_pushed, Ordering::Relaxed);
+        self.out_pushed = 0;
+    }
+
     /// Expands blocks of level `depth` (0 = initial states) until the level
     /// is empty or the search is stopped, then publishes its last output.
     fn expand_level(&mut self, depth: usize) {
         let shared = self.shared;
         let current = &shared.levels[depth % 2];
-        while !shared.stopped() {
+        while !shared.stopped() && !shared.limit_hit.load(Ordering::Relaxed) {
             let Some(mut block) = current.pop() else {
                 break;
             };
@@ -397,7 +473,11 @@ where
                     }
                 }
                 Insert::Present => {}
-                Insert::Full => shared.request_stop(FULL),
+                Insert::Full => {
+                    // Possibly spurious: keep it for the leader's exact retry.
+                    shared.limit_hit.store(true, Ordering::Relaxed);
+                    self.refused.push((next, fp, slot));
+                }
             }
         }
         self.successors = successors;

@@ -21,8 +21,10 @@
 //!   *limit* (at most [`MAX_LOAD`] of the capacity, lower if the caller asks
 //!   for a state bound). Inserting past it answers [`Insert::Full`] instead of
 //!   degrading into endless probing or crashing. Threads reserve room in small
-//!   chunks ([`Inserter`]) so the bound is exact without a shared counter on
-//!   every insert.
+//!   chunks ([`Inserter`]) so there is no shared counter update per insert.
+//!   A `Full` while other threads still hold unused reservations can be
+//!   spurious; it is exact once all handles have released them, which is
+//!   when the search retries the refused states (see `search.rs`).
 //!
 //! Publication: the thread that wins the CAS stores the parent link right
 //! after; the search only hands a state to another thread through a queue
@@ -311,15 +313,29 @@ impl Inserter<'_> {
     pub fn inserted(&self) -> u64 {
         self.inserted
     }
-}
 
-impl Drop for Inserter<'_> {
-    fn drop(&mut self) {
+    /// Returns the unused reservation to the table, so that when every
+    /// handle is quiescent the table's reservations equal its entries and a
+    /// `Full` is exact.
+    pub fn release(&mut self) {
         if self.credit > 0 {
             self.table
                 .reserved
                 .fetch_sub(self.credit, Ordering::Relaxed);
+            self.credit = 0;
         }
+    }
+
+    /// Reserves one entry at a time from now on: near the limit, chunks
+    /// held by other threads would make `Full` answers spurious.
+    pub fn reserve_one_at_a_time(&mut self) {
+        self.chunk = 1;
+    }
+}
+
+impl Drop for Inserter<'_> {
+    fn drop(&mut self) {
+        self.release();
         self.table.len.fetch_add(self.inserted, Ordering::AcqRel);
     }
 }

@@ -19,6 +19,7 @@ use stateright::Model;
 
 use super::fingerprint::Fingerprinter;
 use super::table::{stored_key, FingerprintTable};
+use super::Canonicalize;
 
 /// The initial-state index and actions leading to the state in `slot`.
 ///
@@ -27,7 +28,7 @@ use super::table::{stored_key, FingerprintTable};
 /// with symmetry, that it is not symmetric under `canonicalize`).
 pub(crate) fn replay<M>(
     model: &M,
-    canonicalize: Option<&(dyn Fn(&M::State) -> M::State + Sync)>,
+    canonicalize: Option<Canonicalize<'_, M::State>>,
     table: &FingerprintTable,
     slot: u32,
 ) -> (usize, Vec<M::Action>)
