@@ -355,16 +355,29 @@ fn graph_strategy() -> impl Strategy<Value = Graph> {
             any::<[u64; 4]>(),
             0usize..=4,
         )
-            .prop_map(|(edges, inits, boundary, sets, property_count)| Graph {
-                edges,
-                inits,
+            .prop_map(move |(edges, mut inits, boundary, sets, property_count)| {
                 // Mostly inside: keep about 7/8 of the nodes.
-                boundary: boundary | boundary.rotate_left(17) | boundary.rotate_left(41),
-                a0: sets[0] | sets[0].rotate_left(7),
-                a1: !(sets[1] & sets[1].rotate_left(3) & sets[1].rotate_left(11)),
-                s0: sets[2] & sets[2].rotate_left(13),
-                s1: sets[3] & sets[3].rotate_left(5) & sets[3].rotate_left(29),
-                property_count,
+                let mut boundary = boundary | boundary.rotate_left(17) | boundary.rotate_left(41);
+                // Initial states inside the boundary, plus one outside at the
+                // end if there is such a node: stateright numbers initial
+                // states after dropping those outside but rebuilds paths
+                // from the full list, so one in front would break its paths.
+                for &n in &inits {
+                    boundary |= 1 << n;
+                }
+                if let Some(outside) = (0..nodes as u8).find(|&n| boundary >> n & 1 == 0) {
+                    inits.push(outside);
+                }
+                Graph {
+                    edges,
+                    inits,
+                    boundary,
+                    a0: sets[0] | sets[0].rotate_left(7),
+                    a1: !(sets[1] & sets[1].rotate_left(3) & sets[1].rotate_left(11)),
+                    s0: sets[2] & sets[2].rotate_left(13),
+                    s1: sets[3] & sets[3].rotate_left(5) & sets[3].rotate_left(29),
+                    property_count,
+                }
             })
     })
 }

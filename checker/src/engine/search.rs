@@ -42,14 +42,20 @@ const MAX_BLOCK: usize = 1024;
 const MIN_BLOCK: usize = 16;
 /// Spare block allocations a worker keeps for reuse.
 const SPARE_BLOCKS: usize = 8;
+/// Successors generated (and their table slots prefetched) before they are
+/// inserted. The table is far larger than the caches, so an insert is a
+/// memory access of ~100 ns; generating a few dozen successors in between
+/// hides most of it. The successors of a single state are too few.
+const INSERT_BATCH: usize = 48;
 
 /// A batch of states of one level, each with its table slot (the parent
 /// link of its successors).
 type Block<S> = Vec<(S, u32)>;
 
-/// A successor the table refused while reservations were outstanding: the
-/// state, its fingerprint and its parent's slot.
-type Refused<S> = (S, u64, u32);
+/// A successor waiting to be inserted, or refused by the table while
+/// reservations were outstanding: the state, its fingerprint and its
+/// parent's slot.
+type Successor<S> = (S, u64, u32);
 
 /// Why the search ended, before the table is consulted for the reason of a
 /// `Full`.
@@ -115,7 +121,7 @@ struct Shared<'a, M: Model> {
     limit_hit: AtomicBool,
     /// States refused by the table during this level, retried by the
     /// leader.
-    refused: SegQueue<Refused<M::State>>,
+    refused: SegQueue<Successor<M::State>>,
     barrier: Barrier,
     threads: usize,
     deadline: Option<Instant>,
@@ -312,12 +318,11 @@ struct Worker<'s, 'a, M: Model> {
     inserter: Inserter<'a>,
     hasher: Fingerprinter,
     actions: Vec<M::Action>,
-    /// Successors of the state being expanded, with their fingerprints,
-    /// collected first so that their table slots can be prefetched.
-    successors: Vec<(M::State, u64)>,
+    /// Successors generated but not inserted yet (see [`INSERT_BATCH`]).
+    successors: Vec<Successor<M::State>>,
     out: Block<M::State>,
     out_pushed: u64,
-    refused: Vec<Refused<M::State>>,
+    refused: Vec<Successor<M::State>>,
     block_size: usize,
     spare: Vec<Block<M::State>>,
     generated: u64,
@@ -336,7 +341,7 @@ where
             inserter: shared.table.inserter(),
             hasher: Fingerprinter::default(),
             actions: Vec::new(),
-            successors: Vec::new(),
+            successors: Vec::with_capacity(INSERT_BATCH + 64),
             out: Vec::new(),
             out_pushed: 0,
             refused: Vec::new(),
@@ -406,6 +411,7 @@ where
             for (state, slot) in block.drain(..) {
                 self.expand(state, slot, depth);
             }
+            self.insert_successors(depth);
             if self.spare.len() < SPARE_BLOCKS {
                 self.spare.push(block);
             }
@@ -445,6 +451,7 @@ where
         }
 
         model.actions(&state, &mut self.actions);
+        let before = self.successors.len();
         for action in self.actions.drain(..) {
             let Some(next) = model.next_state(&state, action) else {
                 continue;
@@ -458,14 +465,20 @@ where
             };
             let fp = self.hasher.fingerprint(&next);
             shared.table.prefetch(fp);
-            self.successors.push((next, fp));
+            self.successors.push((next, fp, slot));
         }
-        self.generated += self.successors.len() as u64;
-        drop(state);
+        self.generated += (self.successors.len() - before) as u64;
+        if self.successors.len() >= INSERT_BATCH {
+            self.insert_successors(depth);
+        }
+    }
 
+    /// Inserts the pending successors into the table; the new ones go to
+    /// the next level.
+    fn insert_successors(&mut self, depth: usize) {
         let mut successors = std::mem::take(&mut self.successors);
-        for (next, fp) in successors.drain(..) {
-            match self.inserter.insert(fp, slot) {
+        for (next, fp, parent) in successors.drain(..) {
+            match self.inserter.insert(fp, parent) {
                 Insert::Inserted(next_slot) => {
                     self.out.push((next, next_slot));
                     if self.out.len() >= self.block_size {
@@ -475,8 +488,8 @@ where
                 Insert::Present => {}
                 Insert::Full => {
                     // Possibly spurious: keep it for the leader's exact retry.
-                    shared.limit_hit.store(true, Ordering::Relaxed);
-                    self.refused.push((next, fp, slot));
+                    self.shared.limit_hit.store(true, Ordering::Relaxed);
+                    self.refused.push((next, fp, parent));
                 }
             }
         }
