@@ -40,6 +40,7 @@ where
 pub struct Reference {
     pub unique_states: u64,
     pub states: u64,
+    pub max_depth: usize,
     /// Property name -> length (in actions) of the discovery path.
     pub discoveries: BTreeMap<&'static str, usize>,
 }
@@ -94,6 +95,7 @@ where
     Reference {
         unique_states: checker.unique_state_count() as u64,
         states: checker.state_count() as u64,
+        max_depth: checker.max_depth(),
         discoveries: checker
             .discoveries()
             .into_iter()
