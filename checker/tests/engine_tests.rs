@@ -38,6 +38,7 @@ where
             "unique, {threads} threads"
         );
         assert_eq!(out.states, bfs.states, "generated, {threads} threads");
+        assert_eq!(out.max_depth, bfs.max_depth, "depth, {threads} threads");
         assert_eq!(
             out.states, dfs.states,
             "generated vs dfs, {threads} threads"
