@@ -135,6 +135,15 @@ impl Default for NativeOptions {
     }
 }
 
+impl NativeOptions {
+    /// The table budget ([`NativeOptions::memory_bytes`]) for a run expected
+    /// to store `states` unique states: the smallest power-of-two table that
+    /// keeps them under the 0.9 load limit, 13.3 to 26.7 bytes per state.
+    pub fn memory_for_states(states: u64) -> usize {
+        FingerprintTable::bytes_for_capacity(FingerprintTable::capacity_for_states(states))
+    }
+}
+
 /// Why the search ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StopReason {
