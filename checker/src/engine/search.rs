@@ -4,7 +4,10 @@
 //! depth `d + 1`, so the thread that wins the insert of a state always does
 //! so from a parent at the smallest depth, and walking parent links gives a
 //! shortest path. The price is two barrier waits per level, which is
-//! nothing next to the millions of states of a wide level.
+//! nothing next to the millions of states of a wide level, as long as every
+//! worker has a core: a worker the OS deschedules holds its level (and so
+//! everyone) until it runs again, so on a machine busy with other work,
+//! fewer threads than cores is faster.
 //!
 //! Work sharing without a lock on the hot path: a level is a set of
 //! lock-free queues of *blocks* (vectors of up to [`MAX_BLOCK`] states with
