@@ -14,6 +14,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod engine;
 pub mod engines;
 pub mod list;
 pub mod liveness;

@@ -1,0 +1,308 @@
+//! The native engine: a parallel breadth-first search over any
+//! [`stateright::Model`], built for speed on the checker's hot path.
+//!
+//! stateright's own checkers carry each state's whole path in its queue
+//! entry and keep visited states in a sharded, locked map; its BFS gets
+//! slower with a second thread. This engine keeps, per visited state, only a
+//! 64-bit fingerprint and a 4-byte parent link in a preallocated lock-free
+//! table ([`table`]), hands work between threads in blocks of states, and
+//! rebuilds a counterexample path only for the few states that need one.
+//!
+//! # Using it
+//!
+//! ```
+//! use klp_checker::engine::{check, NativeOptions, StopReason};
+//! use stateright::{Model, Property};
+//!
+//! /// Two counters that each go up to 3.
+//! struct Pair;
+//! impl Model for Pair {
+//!     type State = (u8, u8);
+//!     type Action = u8;
+//!     fn init_states(&self) -> Vec<(u8, u8)> { vec![(0, 0)] }
+//!     fn actions(&self, _: &(u8, u8), a: &mut Vec<u8>) { a.extend([0, 1]) }
+//!     fn next_state(&self, s: &(u8, u8), a: u8) -> Option<(u8, u8)> {
+//!         match a {
+//!             0 if s.0 < 3 => Some((s.0 + 1, s.1)),
+//!             1 if s.1 < 3 => Some((s.0, s.1 + 1)),
+//!             _ => None,
+//!         }
+//!     }
+//!     fn properties(&self) -> Vec<Property<Self>> {
+//!         vec![Property::always("sum below 5", |_, s: &(u8, u8)| s.0 + s.1 < 5)]
+//!     }
+//! }
+//!
+//! let outcome = check(&Pair, &NativeOptions { threads: 2, ..NativeOptions::default() }, None);
+//! assert_eq!(outcome.stop, StopReason::Complete);
+//! // States with sum 5 violate every property, so (like stateright) they are
+//! // not expanded: (3,3) is never reached.
+//! assert_eq!(outcome.unique_states, 15);
+//! let cex = outcome.discoveries[0].as_ref().unwrap();
+//! assert_eq!(cex.actions.len(), 5); // a shortest path to a sum of 5
+//! ```
+//!
+//! # Semantics (kept identical to stateright's BFS and DFS)
+//!
+//! - Initial states outside [`Model::within_boundary`] are dropped; a
+//!   successor outside it is neither counted nor stored nor checked.
+//! - `always` and `sometimes` properties are evaluated on every unique state;
+//!   the first discovery per property is kept, at the smallest depth (ties
+//!   broken by the smallest fingerprint, so the discovered state does not
+//!   depend on the thread count).
+//! - A state is *not expanded* when every property has a discovery *in that
+//!   state* (every `always` is false there and every `sometimes` true) and
+//!   the model has no `eventually` property. stateright does the same (its
+//!   "done if discoveries found for all properties" check), so a model with
+//!   no properties at all only visits its initial states. Mirroring it keeps
+//!   unique-state counts equal across engines.
+//! - `eventually` properties are not checked (they need per-path bits that
+//!   a fingerprint set does not keep); [`NativeOutcome::unchecked`] lists
+//!   them and their discovery is always `None`, which a report must show as
+//!   "unknown", never as "holds".
+//! - The search never stops early because every property has a discovery:
+//!   it explores the whole reachable space unless a bound ends it.
+//!
+//! # Symmetry
+//!
+//! With [`NativeOptions::symmetry`] and a `canonicalize` function, each
+//! successor is replaced by its canonical representative *before*
+//! fingerprinting, and the representative is what gets checked and expanded.
+//! If `canonicalize` is a true canonical form (equal for exactly the states
+//! of one symmetry class), the unique count is the number of reachable
+//! classes, the same for every thread count and run. Properties must be
+//! symmetric for the verdicts to be meaningful.
+//!
+//! # Debugging failures
+//!
+//! A [`Discovery`] is a list of actions from `model.init_states()[init_index]`;
+//! apply them with `Model::next_state` to reproduce the state. The path is a
+//! shortest one in the explored graph. If rebuilding it panics with
+//! "could not replay", the model's `actions`/`next_state` are not
+//! deterministic functions of the state (or, with symmetry, the model is not
+//! symmetric under the canonicaliser).
+
+pub mod fingerprint;
+mod search;
+pub mod table;
+mod trace;
+
+use std::fmt;
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+use stateright::{Expectation, Model};
+
+pub use fingerprint::{collision_probability, Fingerprinter};
+pub use table::{FingerprintTable, Insert};
+
+/// Table budget used when [`NativeOptions::memory_bytes`] is `None`:
+/// 16 M slots (192 MiB), room for 15 M states.
+pub const DEFAULT_MEMORY_BYTES: usize = 256 << 20;
+
+/// A symmetry canonicaliser: maps a state to the representative of its
+/// class (`&(dyn Fn(&S) -> S + Sync)`; a plain `fn` or a closure works).
+pub type Canonicalize<'a, S> = &'a (dyn Fn(&S) -> S + Sync);
+
+/// How to run the native engine.
+#[derive(Clone, Debug)]
+pub struct NativeOptions {
+    /// Worker threads; 0 means one per available core.
+    pub threads: usize,
+    /// Whether to apply the `canonicalize` function given to [`check`]
+    /// (ignored when none is given).
+    pub symmetry: bool,
+    /// Stop after this many unique states (an exact bound: the table
+    /// refuses the next new state).
+    pub max_states: Option<u64>,
+    /// Stop after this much time (checked after every block of states).
+    pub timeout: Option<Duration>,
+    /// Memory for the fingerprint table and parent links together, 12
+    /// bytes per slot, rounded down to a power-of-two slot count. `None`
+    /// means [`DEFAULT_MEMORY_BYTES`].
+    pub memory_bytes: Option<usize>,
+}
+
+impl Default for NativeOptions {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            symmetry: true,
+            max_states: None,
+            timeout: None,
+            memory_bytes: None,
+        }
+    }
+}
+
+impl NativeOptions {
+    /// The table budget ([`NativeOptions::memory_bytes`]) for a run expected
+    /// to store `states` unique states: the smallest power-of-two table that
+    /// keeps them under the 0.9 load limit, 13.3 to 26.7 bytes per state.
+    pub fn memory_for_states(states: u64) -> usize {
+        FingerprintTable::bytes_for_capacity(FingerprintTable::capacity_for_states(states))
+    }
+}
+
+/// Why the search ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// Every reachable state (within the boundary) was explored.
+    Complete,
+    /// [`NativeOptions::max_states`] unique states were reached.
+    MaxStates,
+    /// [`NativeOptions::timeout`] passed.
+    Timeout,
+    /// The table reached its load limit with `states` unique states;
+    /// `suggested_memory_bytes` (four times the table) is a budget to rerun
+    /// with.
+    TableFull {
+        states: u64,
+        suggested_memory_bytes: usize,
+    },
+}
+
+impl fmt::Display for StopReason {
+    /// One line for reports: `complete`, or `incomplete: <why>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Complete => write!(f, "complete"),
+            StopReason::MaxStates => write!(f, "incomplete: state bound reached"),
+            StopReason::Timeout => write!(f, "incomplete: timeout"),
+            StopReason::TableFull {
+                states,
+                suggested_memory_bytes,
+            } => write!(
+                f,
+                "incomplete: table full ({states} states); rerun with --memory {}MiB",
+                suggested_memory_bytes.div_ceil(1 << 20)
+            ),
+        }
+    }
+}
+
+/// A property's first discovery: a counterexample of an `always`
+/// property or an example of a `sometimes` property.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discovery<A> {
+    /// Index into `model.properties()`.
+    pub property_index: usize,
+    /// The actions leading from the initial state to the discovered state
+    /// (empty if the initial state itself is the discovery).
+    pub actions: Vec<A>,
+    /// Index into `model.init_states()` of the path's first state.
+    pub init_index: usize,
+}
+
+/// What a run found and what it cost.
+#[derive(Clone, Debug)]
+pub struct NativeOutcome<A> {
+    /// Why the search ended.
+    pub stop: StopReason,
+    /// `stop == StopReason::Complete`.
+    pub complete: bool,
+    /// States generated: initial states within the boundary plus every
+    /// successor within the boundary, duplicates included (stateright's
+    /// `state_count`).
+    pub states: u64,
+    /// Distinct (canonical) states stored.
+    pub unique_states: u64,
+    /// Number of BFS levels with an expanded or checked state (an initial
+    /// state has depth 1, as in stateright).
+    pub max_depth: usize,
+    /// Wall-clock time of the whole run, table allocation included.
+    pub seconds: f64,
+    /// One entry per `model.properties()`; `None` for "no discovery", and
+    /// always `None` for the properties listed in `unchecked`.
+    pub discoveries: Vec<Option<Discovery<A>>>,
+    /// Indices of properties this engine does not check (`eventually`):
+    /// their verdict is unknown.
+    pub unchecked: Vec<usize>,
+    /// Bytes of the fingerprint table and parent links.
+    pub table_bytes: usize,
+    /// [`collision_probability`] of `unique_states`.
+    pub collision_probability: f64,
+}
+
+/// Explores every state of `model` reachable within its boundary, checking
+/// its `always` and `sometimes` properties, with `opts.threads` threads.
+///
+/// `canonicalize` (used only if `opts.symmetry`) maps a state to the
+/// representative of its symmetry class. See the module docs for the exact
+/// semantics and [`StopReason`] for the bounds.
+///
+/// Panics if the model panics (the panic is re-raised after all workers have
+/// stopped) or if a discovery's path cannot be replayed because the model is
+/// not deterministic.
+pub fn check<M>(
+    model: &M,
+    opts: &NativeOptions,
+    canonicalize: Option<Canonicalize<'_, M::State>>,
+) -> NativeOutcome<M::Action>
+where
+    M: Model + Sync,
+    M::State: Hash + Send,
+{
+    let started = Instant::now();
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let canonicalize = if opts.symmetry { canonicalize } else { None };
+    let capacity =
+        FingerprintTable::capacity_for_memory(opts.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES));
+    let mut table = FingerprintTable::with_capacity(capacity, threads);
+    if let Some(bound) = opts.max_states {
+        table = table.with_entry_bound(bound);
+    }
+    let deadline = opts.timeout.map(|t| started + t);
+
+    let properties = model.properties();
+    let unchecked: Vec<usize> = properties
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.expectation == Expectation::Eventually)
+        .map(|(i, _)| i)
+        .collect();
+
+    let raw = search::run(model, &properties, canonicalize, &table, threads, deadline);
+
+    let unique_states = table.len();
+    let stop = match raw.stop {
+        search::Stop::Complete => StopReason::Complete,
+        search::Stop::Timeout => StopReason::Timeout,
+        search::Stop::Full if table.limit() < table.load_limit() => StopReason::MaxStates,
+        search::Stop::Full => StopReason::TableFull {
+            states: unique_states,
+            suggested_memory_bytes: table.bytes().saturating_mul(4),
+        },
+    };
+    let discoveries = raw
+        .found
+        .iter()
+        .enumerate()
+        .map(|(property_index, found)| {
+            found.map(|f| {
+                let (init_index, actions) = trace::replay(model, canonicalize, &table, f.slot);
+                Discovery {
+                    property_index,
+                    actions,
+                    init_index,
+                }
+            })
+        })
+        .collect();
+
+    NativeOutcome {
+        complete: stop == StopReason::Complete,
+        stop,
+        states: raw.states,
+        unique_states,
+        max_depth: raw.max_depth,
+        seconds: started.elapsed().as_secs_f64(),
+        discoveries,
+        unchecked,
+        table_bytes: table.bytes(),
+        collision_probability: collision_probability(unique_states),
+    }
+}

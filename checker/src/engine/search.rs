@@ -1,0 +1,554 @@
+//! Level-synchronous parallel breadth-first search.
+//!
+//! Why level by level: all states of depth `d` are expanded before any of
+//! depth `d + 1`, so the thread that wins the insert of a state always does
+//! so from a parent at the smallest depth, and walking parent links gives a
+//! shortest path. The price is two barrier waits per level, which is
+//! nothing next to the millions of states of a wide level, as long as every
+//! worker has a core: a worker the OS deschedules holds its level (and so
+//! everyone) until it runs again, so on a machine busy with other work,
+//! fewer threads than cores is faster.
+//!
+//! Work sharing without a lock on the hot path: a level is a set of
+//! lock-free queues of *blocks* (vectors of up to [`MAX_BLOCK`] states with
+//! their table slots), one queue per worker. A worker pops a block, expands
+//! its states, inserts successors into the table and appends the new ones
+//! to its own output block, which it pushes onto its own queue for the next
+//! level when full. It pops from its own queue first and steals from the
+//! others when that is empty: states are then mostly expanded and freed by
+//! the thread that allocated them, which keeps their memory in that
+//! thread's cache and malloc arena. Shared counters are touched once per
+//! block, never per state.
+//!
+//! Exact limits: workers reserve table room in chunks, so a `Full` answer
+//! can be spurious while other workers hold unused reservations. A worker
+//! that gets `Full` therefore keeps the refused state aside and asks
+//! everyone to end the level early; between the barriers, with all
+//! reservations released, the leader retries the refused states one by one.
+//! A `Full` then is real and stops the search; otherwise the same level
+//! resumes where it was left. So the search stops at exactly the table's
+//! limit (or the state bound), and a space that fits is always completed.
+
+use std::any::Any;
+use std::hash::Hash;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::Instant;
+
+use crossbeam_queue::SegQueue;
+use stateright::{Expectation, Model, Property};
+
+use super::fingerprint::Fingerprinter;
+use super::table::{FingerprintTable, Insert, Inserter, NO_PARENT};
+use super::Canonicalize;
+
+/// Largest number of states in a block handed between threads.
+const MAX_BLOCK: usize = 1024;
+/// Smallest block: small levels are cut fine so every thread gets a share.
+const MIN_BLOCK: usize = 16;
+/// Spare block allocations a worker keeps for reuse.
+const SPARE_BLOCKS: usize = 8;
+/// Successors generated (and their table slots prefetched) before they are
+/// inserted. The table is far larger than the caches, so an insert is a
+/// memory access of ~100 ns; generating a few dozen successors in between
+/// hides most of it. The successors of a single state are too few.
+const INSERT_BATCH: usize = 48;
+
+/// A batch of states of one level, each with its table slot (the parent
+/// link of its successors).
+type Block<S> = Vec<(S, u32)>;
+
+/// One BFS level: a queue of blocks per worker.
+type Level<S> = Box<[SegQueue<Block<S>>]>;
+
+/// A successor waiting to be inserted, or refused by the table while
+/// reservations were outstanding: the state, its fingerprint and its
+/// parent's slot.
+type Successor<S> = (S, u64, u32);
+
+/// Why the search ended, before the table is consulted for the reason of a
+/// `Full`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Complete,
+    Timeout,
+    /// The table refused a new state (its load limit or the state bound).
+    Full,
+}
+
+const RUNNING: u8 = 0;
+const TIMEOUT: u8 = 1;
+const FULL: u8 = 2;
+/// A worker caught a panic of the model; it is re-raised after the join.
+const PANICKED: u8 = 3;
+
+/// A discovery candidate: the state in `slot`, at BFS `depth`, with
+/// fingerprint `fp`. The best is the smallest `(depth, fp)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Found {
+    pub depth: usize,
+    pub fp: u64,
+    pub slot: u32,
+}
+
+impl Found {
+    fn better_than(&self, other: &Found) -> bool {
+        (self.depth, self.fp) < (other.depth, other.fp)
+    }
+}
+
+/// What the search reports back to [`super::check`].
+pub(crate) struct RawOutcome {
+    pub stop: Stop,
+    pub states: u64,
+    pub max_depth: usize,
+    pub found: Vec<Option<Found>>,
+}
+
+/// Everything the workers share. Written fields are atomics or touched only
+/// between the two barriers of a level.
+struct Shared<'a, M: Model> {
+    model: &'a M,
+    properties: &'a [Property<M>],
+    has_eventually: bool,
+    canonicalize: Option<Canonicalize<'a, M::State>>,
+    table: &'a FingerprintTable,
+    /// Level `d` is read from `levels[d % 2]` while level `d + 1` is
+    /// written to the other, each as one queue per worker.
+    levels: [Level<M::State>; 2],
+    stop: AtomicU8,
+    /// States pushed to the next level (reset by the leader between levels).
+    next_count: AtomicU64,
+    /// Size of the level being expanded (set by the leader).
+    level_size: AtomicU64,
+    /// Whether another level follows (set by the leader).
+    go_on: AtomicBool,
+    /// Whether the next round expands the same level again, because it was
+    /// cut short by a `Full` that turned out spurious (set by the leader).
+    repeat: AtomicBool,
+    /// A worker got `Full`: end the level early so the leader can retry.
+    limit_hit: AtomicBool,
+    /// States refused by the table during this level, retried by the
+    /// leader.
+    refused: SegQueue<Successor<M::State>>,
+    barrier: Barrier,
+    threads: usize,
+    deadline: Option<Instant>,
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl<M: Model> Shared<'_, M> {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) != RUNNING
+    }
+
+    /// Records the first reason to stop; later ones are ignored.
+    fn request_stop(&self, why: u8) {
+        let _ = self
+            .stop
+            .compare_exchange(RUNNING, why, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    /// Block size for the next level, from the size of the current one.
+    fn block_size(&self) -> usize {
+        let per_thread = self.level_size.load(Ordering::Relaxed) as usize / (4 * self.threads);
+        per_thread.clamp(MIN_BLOCK, MAX_BLOCK)
+    }
+
+    /// Whether every queue of level `depth` is empty.
+    fn level_is_empty(&self, depth: usize) -> bool {
+        self.levels[depth % 2].iter().all(|q| q.is_empty())
+    }
+
+    /// Pops a block of level `depth`, from worker `me`'s queue first.
+    fn pop(&self, depth: usize, me: usize) -> Option<Block<M::State>> {
+        let queues = &self.levels[depth % 2];
+        (0..queues.len()).find_map(|k| queues[(me + k) % queues.len()].pop())
+    }
+
+    /// Run by one thread between the two barriers that end a round of
+    /// level `depth`, while every other worker waits and every reservation
+    /// has been released: retries the refused states exactly, then decides
+    /// whether the level resumes, the next one starts, or the search ends.
+    fn between_levels(&self, depth: usize) {
+        let mut exact = self.table.inserter();
+        exact.reserve_one_at_a_time();
+        let mut block = Vec::new();
+        while let Some((state, fp, parent)) = self.refused.pop() {
+            if self.stopped() {
+                continue;
+            }
+            match exact.insert(fp, parent) {
+                Insert::Inserted(slot) => block.push((state, slot)),
+                Insert::Present => {}
+                Insert::Full => self.request_stop(FULL),
+            }
+        }
+        drop(exact);
+        if !block.is_empty() {
+            self.next_count
+                .fetch_add(block.len() as u64, Ordering::Relaxed);
+            self.levels[(depth + 1) % 2][0].push(block);
+        }
+        let cut_short =
+            self.limit_hit.swap(false, Ordering::Relaxed) && !self.level_is_empty(depth);
+        if self.stopped() {
+            self.go_on.store(false, Ordering::Release);
+        } else if cut_short {
+            self.repeat.store(true, Ordering::Release);
+        } else {
+            let next = self.next_count.swap(0, Ordering::Relaxed);
+            self.level_size.store(next, Ordering::Relaxed);
+            self.repeat.store(false, Ordering::Release);
+            self.go_on.store(next > 0, Ordering::Release);
+        }
+    }
+}
+
+/// Runs the search to completion or to a stop, with `threads` workers.
+pub(crate) fn run<M>(
+    model: &M,
+    properties: &[Property<M>],
+    canonicalize: Option<Canonicalize<'_, M::State>>,
+    table: &FingerprintTable,
+    threads: usize,
+    deadline: Option<Instant>,
+) -> RawOutcome
+where
+    M: Model + Sync,
+    M::State: Hash + Send,
+{
+    let threads = threads.max(1);
+    let shared = Shared {
+        model,
+        properties,
+        has_eventually: properties
+            .iter()
+            .any(|p| p.expectation == Expectation::Eventually),
+        canonicalize,
+        table,
+        levels: [(); 2].map(|_| (0..threads).map(|_| SegQueue::new()).collect()),
+        stop: AtomicU8::new(RUNNING),
+        next_count: AtomicU64::new(0),
+        level_size: AtomicU64::new(0),
+        go_on: AtomicBool::new(true),
+        repeat: AtomicBool::new(false),
+        limit_hit: AtomicBool::new(false),
+        refused: SegQueue::new(),
+        barrier: Barrier::new(threads),
+        threads,
+        deadline,
+        panic: Mutex::new(None),
+    };
+
+    let init_states = seed(&shared);
+
+    let results: Vec<WorkerResult> = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..threads)
+            .map(|me| {
+                let shared = &shared;
+                s.spawn(move || Worker::new(shared, me).run())
+            })
+            .collect();
+        let mut results = vec![Worker::new(&shared, 0).run()];
+        // Workers catch model panics themselves, so join cannot fail.
+        results.extend(handles.into_iter().map(|h| h.join().expect("worker")));
+        results
+    });
+
+    if let Some(payload) = shared
+        .panic
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        resume_unwind(payload);
+    }
+
+    let mut found: Vec<Option<Found>> = vec![None; properties.len()];
+    for result in &results {
+        for (best, candidate) in found.iter_mut().zip(&result.found) {
+            if let Some(c) = candidate {
+                if best.as_ref().is_none_or(|b| c.better_than(b)) {
+                    *best = Some(*c);
+                }
+            }
+        }
+    }
+    let stop = match shared.stop.load(Ordering::Acquire) {
+        RUNNING => Stop::Complete,
+        TIMEOUT => Stop::Timeout,
+        _ => Stop::Full,
+    };
+    RawOutcome {
+        stop,
+        states: init_states + results.iter().map(|r| r.generated).sum::<u64>(),
+        max_depth: results.iter().map(|r| r.max_depth).max().unwrap_or(0),
+        found,
+    }
+}
+
+/// Inserts the initial states (level 0) and returns how many there were
+/// within the boundary (duplicates included, as stateright counts them).
+fn seed<M>(shared: &Shared<'_, M>) -> u64
+where
+    M: Model,
+    M::State: Hash,
+{
+    let hasher = Fingerprinter::default();
+    let mut inserter = shared.table.inserter();
+    let mut block = Vec::new();
+    let mut count = 0;
+    for state in shared.model.init_states() {
+        if !shared.model.within_boundary(&state) {
+            continue;
+        }
+        count += 1;
+        let state = match shared.canonicalize {
+            Some(canonical) => canonical(&state),
+            None => state,
+        };
+        match inserter.insert(hasher.fingerprint(&state), NO_PARENT) {
+            Insert::Inserted(slot) => block.push((state, slot)),
+            Insert::Present => {}
+            Insert::Full => {
+                shared.request_stop(FULL);
+                break;
+            }
+        }
+    }
+    shared
+        .level_size
+        .store(block.len() as u64, Ordering::Relaxed);
+    if block.is_empty() {
+        shared.go_on.store(false, Ordering::Relaxed);
+    } else {
+        shared.levels[0][0].push(block);
+    }
+    count
+}
+
+/// What one worker hands back when the search ends.
+struct WorkerResult {
+    generated: u64,
+    max_depth: usize,
+    found: Vec<Option<Found>>,
+}
+
+/// One search thread's private state: nothing here is shared.
+struct Worker<'s, 'a, M: Model> {
+    shared: &'s Shared<'a, M>,
+    /// This worker's queue in each level.
+    me: usize,
+    inserter: Inserter<'a>,
+    hasher: Fingerprinter,
+    actions: Vec<M::Action>,
+    /// Successors generated but not inserted yet (see [`INSERT_BATCH`]).
+    successors: Vec<Successor<M::State>>,
+    out: Block<M::State>,
+    out_pushed: u64,
+    refused: Vec<Successor<M::State>>,
+    block_size: usize,
+    spare: Vec<Block<M::State>>,
+    generated: u64,
+    max_depth: usize,
+    found: Vec<Option<Found>>,
+}
+
+impl<'s, 'a, M> Worker<'s, 'a, M>
+where
+    M: Model,
+    M::State: Hash,
+{
+    fn new(shared: &'s Shared<'a, M>, me: usize) -> Self {
+        Self {
+            shared,
+            me,
+            inserter: shared.table.inserter(),
+            hasher: Fingerprinter::default(),
+            actions: Vec::new(),
+            successors: Vec::with_capacity(INSERT_BATCH + 64),
+            out: Vec::new(),
+            out_pushed: 0,
+            refused: Vec::new(),
+            block_size: MIN_BLOCK,
+            spare: Vec::new(),
+            generated: 0,
+            max_depth: 0,
+            found: vec![None; shared.properties.len()],
+        }
+    }
+
+    /// Expands levels until the leader says there is none left.
+    fn run(mut self) -> WorkerResult {
+        let shared = self.shared;
+        let mut depth = 0;
+        while shared.go_on.load(Ordering::Acquire) {
+            self.block_size = shared.block_size();
+            let level = catch_unwind(AssertUnwindSafe(|| self.expand_level(depth)));
+            if let Err(payload) = level {
+                shared.request_stop(PANICKED);
+                let mut slot = shared.panic.lock().unwrap_or_else(|e| e.into_inner());
+                slot.get_or_insert(payload);
+            }
+            self.end_round();
+            if shared.barrier.wait().is_leader() {
+                shared.between_levels(depth);
+            }
+            shared.barrier.wait();
+            if !shared.repeat.load(Ordering::Acquire) {
+                depth += 1;
+            }
+        }
+        WorkerResult {
+            generated: self.generated,
+            max_depth: self.max_depth,
+            found: self.found,
+        }
+    }
+
+    /// Publishes this worker's output, refused states and reservation
+    /// before the barrier.
+    fn end_round(&mut self) {
+        let shared = self.shared;
+        self.inserter.release();
+        if shared.limit_hit.load(Ordering::Relaxed) {
+            self.inserter.reserve_one_at_a_time();
+        }
+        for refused in self.refused.drain(..) {
+            shared.refused.push(refused);
+        }
+        shared
+            .next_count
+            .fetch_add(self.out_pushed, Ordering::Relaxed);
+        self.out_pushed = 0;
+    }
+
+    /// Expands blocks of level `depth` (0 = initial states) until the level
+    /// is empty or the search is stopped, then publishes its last output.
+    fn expand_level(&mut self, depth: usize) {
+        let shared = self.shared;
+        while !shared.stopped() && !shared.limit_hit.load(Ordering::Relaxed) {
+            let Some(mut block) = shared.pop(depth, self.me) else {
+                break;
+            };
+            self.max_depth = self.max_depth.max(depth + 1);
+            for (state, slot) in block.drain(..) {
+                self.expand(state, slot, depth);
+            }
+            self.insert_successors(depth);
+            if self.spare.len() < SPARE_BLOCKS {
+                self.spare.push(block);
+            }
+            if let Some(deadline) = shared.deadline {
+                if Instant::now() >= deadline {
+                    shared.request_stop(TIMEOUT);
+                }
+            }
+        }
+        if !self.out.is_empty() {
+            self.push_out(depth);
+        }
+    }
+
+    /// Checks the properties on one state and inserts its successors.
+    #[inline]
+    fn expand(&mut self, state: M::State, slot: u32, depth: usize) {
+        let shared = self.shared;
+        let model = shared.model;
+        let mut awaiting = shared.has_eventually;
+        for (i, property) in shared.properties.iter().enumerate() {
+            let discovered = match property.expectation {
+                Expectation::Always => !(property.condition)(model, &state),
+                Expectation::Sometimes => (property.condition)(model, &state),
+                Expectation::Eventually => continue,
+            };
+            if discovered {
+                self.record(i, depth, slot);
+            } else {
+                awaiting = true;
+            }
+        }
+        if !awaiting {
+            // Every property is discovered in this state: stateright does not
+            // expand it either.
+            return;
+        }
+
+        model.actions(&state, &mut self.actions);
+        let before = self.successors.len();
+        for action in self.actions.drain(..) {
+            let Some(next) = model.next_state(&state, action) else {
+                continue;
+            };
+            if !model.within_boundary(&next) {
+                continue;
+            }
+            let next = match shared.canonicalize {
+                Some(canonical) => canonical(&next),
+                None => next,
+            };
+            let fp = self.hasher.fingerprint(&next);
+            shared.table.prefetch(fp);
+            self.successors.push((next, fp, slot));
+        }
+        self.generated += (self.successors.len() - before) as u64;
+        if self.successors.len() >= INSERT_BATCH {
+            self.insert_successors(depth);
+        }
+    }
+
+    /// Inserts the pending successors into the table; the new ones go to
+    /// the next level.
+    fn insert_successors(&mut self, depth: usize) {
+        let mut successors = std::mem::take(&mut self.successors);
+        for (next, fp, parent) in successors.drain(..) {
+            match self.inserter.insert(fp, parent) {
+                Insert::Inserted(next_slot) => {
+                    self.out.push((next, next_slot));
+                    if self.out.len() >= self.block_size {
+                        self.push_out(depth);
+                    }
+                }
+                Insert::Present => {}
+                Insert::Full => {
+                    // Possibly spurious: keep it for the leader's exact retry.
+                    self.shared.limit_hit.store(true, Ordering::Relaxed);
+                    self.refused.push((next, fp, parent));
+                }
+            }
+        }
+        self.successors = successors;
+    }
+
+    /// Keeps the state in `slot` as property `i`'s discovery if it beats
+    /// this worker's current one.
+    #[inline]
+    fn record(&mut self, i: usize, depth: usize, slot: u32) {
+        if let Some(best) = &self.found[i] {
+            if best.depth < depth {
+                return;
+            }
+        }
+        let candidate = Found {
+            depth,
+            fp: self.shared.table.fingerprint_at(slot),
+            slot,
+        };
+        if self.found[i].is_none_or(|best| candidate.better_than(&best)) {
+            self.found[i] = Some(candidate);
+        }
+    }
+
+    /// Hands the output block to the next level.
+    fn push_out(&mut self, depth: usize) {
+        let fresh = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.block_size));
+        let block = std::mem::replace(&mut self.out, fresh);
+        self.out_pushed += block.len() as u64;
+        self.shared.levels[(depth + 1) % 2][self.me].push(block);
+    }
+}
