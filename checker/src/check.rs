@@ -7,7 +7,7 @@ use klp_model::properties::{Kind, PROPERTIES};
 use klp_model::{KlpModel, Scenario, Verdict};
 use klp_reports::{build_trace, PropertyReport, ScenarioReport, SpecRef, Stats, Status};
 
-use crate::engines::{run_stateright, Bounds, EngineKind, Outcome};
+use crate::engines::{run, Bounds, EngineKind, Outcome};
 
 /// Checks `scenario` with `engine` and builds its report.
 pub fn check_scenario(
@@ -17,7 +17,7 @@ pub fn check_scenario(
     bounds: &Bounds,
 ) -> ScenarioReport {
     let model = KlpModel::new(scenario);
-    let outcome = run_stateright(&model, engine, bounds);
+    let outcome = run(&model, engine, bounds);
     report(path, &model, engine.name(), bounds, &outcome)
 }
 

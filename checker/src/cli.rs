@@ -59,12 +59,18 @@ pub struct CheckArgs {
     /// Override the scenario's variant.
     #[arg(long)]
     pub variant: Option<String>,
-    /// Symmetry reduction over tasks (stateright-dfs only for now).
+    /// Symmetry reduction over tasks (tasks are interchangeable): on by
+    /// default for the native engine; stateright-dfs supports it too,
+    /// stateright-bfs does not.
     #[arg(long, overrides_with = "no_symmetry")]
     pub symmetry: bool,
     /// No symmetry reduction.
-    #[arg(long)]
+    #[arg(long, overrides_with = "symmetry")]
     pub no_symmetry: bool,
+    /// Memory for the native engine's fingerprint table and parent links
+    /// (e.g. 512MiB, 2GiB); by default it starts small and grows.
+    #[arg(long, value_parser = parse_memory)]
+    pub memory: Option<usize>,
     /// Stop after this many states (the run is then incomplete).
     #[arg(long)]
     pub max_states: Option<u64>,
@@ -77,4 +83,28 @@ pub struct CheckArgs {
     /// Exit 3 when a bound or the timeout stopped a search.
     #[arg(long)]
     pub fail_on_incomplete: bool,
+}
+
+/// `512MiB`, `2GiB`, `64M`, `1G` or a number of bytes.
+pub fn parse_memory(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 512MiB or 2GiB"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" | "kb" => 1 << 10,
+        "m" | "mib" | "mb" => 1 << 20,
+        "g" | "gib" | "gb" => 1 << 30,
+        _ => return Err(format!("`{text}`: unknown unit (use KiB, MiB or GiB)")),
+    };
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if bytes < 4096 {
+        return Err(format!("`{text}` is too small for a table (at least 4KiB)"));
+    }
+    Ok(bytes)
 }

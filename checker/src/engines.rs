@@ -9,6 +9,9 @@ use stateright::{Checker, HasDiscoveries, Model};
 /// Which search runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum EngineKind {
+    /// klpcheck's own parallel BFS over a lock-free fingerprint table.
+    #[value(name = "native")]
+    Native,
     /// stateright's breadth-first checker.
     #[value(name = "stateright-bfs")]
     StaterightBfs,
@@ -20,6 +23,7 @@ pub enum EngineKind {
 impl EngineKind {
     pub fn name(self) -> &'static str {
         match self {
+            EngineKind::Native => "native",
             EngineKind::StaterightBfs => "stateright-bfs",
             EngineKind::StaterightDfs => "stateright-dfs",
         }
@@ -33,6 +37,9 @@ pub struct Bounds {
     pub max_states: Option<u64>,
     pub timeout: Option<Duration>,
     pub symmetry: bool,
+    /// The native engine's table budget (`--memory`); `None`: start small
+    /// and grow the table when it fills.
+    pub memory: Option<usize>,
 }
 
 /// What an engine found, engine-independent.
@@ -47,6 +54,68 @@ pub struct Outcome {
     /// from boot to the discovery (a counterexample for `always`, an example
     /// for `sometimes`).
     pub discoveries: Vec<Option<Vec<Action>>>,
+}
+
+/// Runs the chosen engine.
+pub fn run(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Outcome {
+    match kind {
+        EngineKind::Native => run_native(model, bounds),
+        _ => run_stateright(model, kind, bounds),
+    }
+}
+
+/// The first table the native engine tries when no `--memory` is given
+/// (about 1.4 M states); it is grown fourfold while it fills up.
+const NATIVE_FIRST_TABLE: usize = 24 << 20;
+/// Where growing stops.
+const NATIVE_MAX_TABLE: usize = 6 << 30;
+
+/// Runs the native engine; without `--memory`, a full table is retried with
+/// four times the memory (the search is deterministic, so the rerun gives the
+/// same result a big enough first table would have).
+pub fn run_native(model: &KlpModel, bounds: &Bounds) -> Outcome {
+    let canon = |s: &klp_model::State| stateright::Representative::representative(s);
+    let start = Instant::now();
+    let mut memory = bounds.memory.unwrap_or(NATIVE_FIRST_TABLE);
+    loop {
+        let opts = crate::engine::NativeOptions {
+            threads: bounds.threads,
+            symmetry: bounds.symmetry,
+            max_states: bounds.max_states,
+            timeout: bounds.timeout.map(|t| t.saturating_sub(start.elapsed())),
+            memory_bytes: Some(memory),
+        };
+        let o = crate::engine::check(model, &opts, Some(&canon));
+        if let crate::engine::StopReason::TableFull {
+            suggested_memory_bytes,
+            ..
+        } = o.stop
+        {
+            if bounds.memory.is_none() && suggested_memory_bytes <= NATIVE_MAX_TABLE {
+                memory = suggested_memory_bytes;
+                continue;
+            }
+        }
+        let complete = o.complete;
+        return Outcome {
+            complete,
+            incomplete_reason: (!complete).then(|| {
+                o.stop
+                    .to_string()
+                    .trim_start_matches("incomplete: ")
+                    .to_string()
+            }),
+            states: o.states,
+            unique_states: o.unique_states,
+            max_depth: o.max_depth as u64,
+            seconds: start.elapsed().as_secs_f64(),
+            discoveries: o
+                .discoveries
+                .into_iter()
+                .map(|d| d.map(|d| d.actions))
+                .collect(),
+        };
+    }
 }
 
 /// Runs stateright's BFS or DFS checker over the whole reachable space (it
@@ -69,8 +138,8 @@ pub fn run_stateright(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Ou
         builder = builder.symmetry();
     }
     let (states, unique, depth, found) = match kind {
-        EngineKind::StaterightBfs => collect(builder.spawn_bfs().join(), &props),
         EngineKind::StaterightDfs => collect(builder.spawn_dfs().join(), &props),
+        _ => collect(builder.spawn_bfs().join(), &props),
     };
     let seconds = start.elapsed().as_secs_f64();
     let timed_out = bounds.timeout.is_some_and(|t| start.elapsed() >= t);

@@ -76,7 +76,14 @@ fn check(args: &CheckArgs) -> i32 {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         max_states: args.max_states,
         timeout: args.timeout.map(Duration::from_secs),
-        symmetry: args.symmetry && !args.no_symmetry,
+        symmetry: if args.symmetry {
+            true
+        } else if args.no_symmetry {
+            false
+        } else {
+            args.engine == crate::engines::EngineKind::Native
+        },
+        memory: args.memory,
     };
     let mut failed = false;
     let mut incomplete = false;
