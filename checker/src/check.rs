@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use klp_model::properties::{Kind, PROPERTIES};
-use klp_model::{KlpModel, Scenario, Verdict};
+use klp_model::{KlpModel, Scenario};
 use klp_reports::{build_trace, PropertyReport, ScenarioReport, SpecRef, Stats, Status};
 
 use crate::engines::{run, Bounds, EngineKind, Outcome};
@@ -44,7 +44,7 @@ pub fn report(
             (Kind::Sometimes, None, true) => Status::Violated,
             _ => Status::Unknown,
         };
-        let expected = sc.expect.get(p.id).copied().unwrap_or(Verdict::Holds);
+        let expected = sc.expected(p.id);
         let ok = status == Status::Unknown || status.as_str() == expected.as_str();
         properties.push(PropertyReport {
             id: p.id.to_string(),
@@ -62,7 +62,7 @@ pub fn report(
             (None, Some(_)) => Status::Violated,
             (None, None) => Status::Holds,
         };
-        let expected = sc.expect.get(l.id).copied().unwrap_or(Verdict::Holds);
+        let expected = sc.expected(l.id);
         let ok = status == Status::Unknown || status.as_str() == expected.as_str();
         let (trace, loop_start) = match &l.lasso {
             Some((prefix, lp)) => {
@@ -82,7 +82,8 @@ pub fn report(
         });
     }
     // Pinned counts are for searches without symmetry reduction.
-    let expected_unique_states = if bounds.symmetry {
+    let overridden = sc.profile != sc.spec_profile || sc.variant != sc.spec_variant;
+    let expected_unique_states = if bounds.symmetry || overridden {
         None
     } else {
         sc.expected_unique_states

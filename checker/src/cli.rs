@@ -48,12 +48,14 @@ pub struct CheckArgs {
     #[arg(required = true)]
     pub specs: Vec<PathBuf>,
     /// Search engine.
-    #[arg(long, value_enum, default_value_t = EngineKind::StaterightBfs)]
+    #[arg(long, value_enum, default_value_t = EngineKind::Native)]
     pub engine: EngineKind,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Override the scenario's profile.
+    /// Check under these profiles instead of the scenario's own
+    /// (comma-separated: `mainline,v5.4,draft-2018` prints a side-by-side
+    /// table of verdicts).
     #[arg(long)]
     pub profile: Option<String>,
     /// Override the scenario's variant.

@@ -38,13 +38,19 @@ fn usage_error(msg: impl std::fmt::Display) -> i32 {
 }
 
 fn check(args: &CheckArgs) -> i32 {
-    let profile = match &args.profile {
-        None => None,
-        Some(name) => match Profile::from_name(name) {
-            Some(p) => Some(p),
+    let mut profiles = Vec::new();
+    for name in args
+        .profile
+        .iter()
+        .flat_map(|p| p.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        match Profile::from_name(name) {
+            Some(p) => profiles.push(p),
             None => return usage_error(format!("unknown profile `{name}` (see `klpcheck list`)")),
-        },
-    };
+        }
+    }
     let variant = match &args.variant {
         None => None,
         Some(name) => match Variant::from_name(name) {
@@ -89,18 +95,31 @@ fn check(args: &CheckArgs) -> i32 {
     let mut incomplete = false;
     let mut out = std::io::stdout().lock();
     for mut l in loaded {
-        if let Some(p) = profile {
-            l.scenario.profile = p;
-        }
         if let Some(v) = variant {
             l.scenario.variant = v;
         }
-        let report = check_scenario(&l.path, l.scenario, args.engine, &bounds);
-        failed |= !report.ok;
-        incomplete |= !report.complete;
+        // One run per profile asked for (the scenario's own by default).
+        let runs: Vec<Profile> = if profiles.is_empty() {
+            vec![l.scenario.profile]
+        } else {
+            profiles.clone()
+        };
+        let mut reports = Vec::new();
+        for p in &runs {
+            let mut sc = l.scenario.clone();
+            sc.profile = *p;
+            let report = check_scenario(&l.path, sc, args.engine, &bounds);
+            failed |= !report.ok;
+            incomplete |= !report.complete;
+            reports.push(report);
+        }
         let text = match args.format {
-            Format::Json => serde_json::to_string(&report).expect("report serializes") + "\n",
-            Format::Text => klp_reports::text::render(&report),
+            Format::Json => reports
+                .iter()
+                .map(|r| serde_json::to_string(r).expect("report serializes") + "\n")
+                .collect(),
+            Format::Text if reports.len() > 1 => klp_reports::text::render_side_by_side(&reports),
+            Format::Text => klp_reports::text::render(&reports[0]),
         };
         if out.write_all(text.as_bytes()).is_err() {
             break;

@@ -5,7 +5,7 @@ use crate::errno::{EBUSY, EINVAL};
 use crate::event::{Event, EventSink, ModState};
 use crate::kernel::Kernel;
 use crate::klp_state::klp_is_patch_compatible;
-use crate::profile::Variant;
+use crate::profile::{Profile, Variant};
 use crate::scenario::{ObjId, PatchId, VMLINUX};
 use crate::state::{KlpState, Life, PatchRec};
 
@@ -26,6 +26,9 @@ impl<E: EventSink> Kernel<'_, E> {
     /// `list_add_tail` on klp_patches) and enables it. On failure the patch is
     /// taken off the list again and the module load fails.
     pub fn klp_enable_patch(&mut self, p: PatchId, params: InsmodParams) -> Result<(), u8> {
+        if self.profile(Profile::Draft2018) {
+            return self.draft_insmod(p, params);
+        }
         let def = &self.sc.patches[p as usize];
         let replace = params.replace.unwrap_or(def.replace);
         if !klp_is_patch_compatible(self.sc, self.s, p, replace) {
@@ -122,6 +125,13 @@ impl<E: EventSink> Kernel<'_, E> {
         } else if self.s.klp_transition_patch == Some(p) {
             self.klp_reverse_transition();
             Ok(())
+        } else if self.profile(Profile::Draft2018) {
+            // 4.x: sysfs enables and disables registered patches.
+            if enabled {
+                self.draft_enable(p)
+            } else {
+                self.draft_disable(p)
+            }
         } else if !enabled {
             self.__klp_disable_patch(p)
         } else if self.variant(Variant::ReenableReplaced) {
@@ -266,6 +276,9 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         let exit = self.sc.patches[p as usize].module_exit.clone();
         self.run_effects(p, None, &exit);
+        if self.profile(Profile::Draft2018) {
+            self.draft_unregister(p);
+        }
         if self.variant(Variant::B12RmmodFreesShadow) {
             // B12: module_exit calls klp_shadow_free_all() for every id its
             // code uses.
@@ -309,6 +322,14 @@ impl<E: EventSink> Kernel<'_, E> {
                 continue;
             }
             self.s.patch_mut(p).obj_mod |= 1 << m;
+            if self.profile(Profile::Draft2018)
+                && !self.s.patch(p).enabled
+                && self.s.klp_transition_patch != Some(p)
+            {
+                // 4.x: "Only patch the module if the patch is enabled or is
+                // in transition" (a registered, disabled patch).
+                continue;
+            }
             self.emit(|| Event::ModuleApply(p, m));
             let ret = self.klp_pre_patch_callback(p, m, ModState::Coming);
             if ret != 0 {
@@ -374,12 +395,16 @@ impl<E: EventSink> Kernel<'_, E> {
             if !self.objects_of(p).contains(&m) {
                 continue;
             }
-            if self.s.klp_transition_patch != Some(p) {
-                self.klp_pre_unpatch_callback(p, m, ms);
+            let active = self.s.patch(p).enabled || self.s.klp_transition_patch == Some(p);
+            if active || !self.profile(Profile::Draft2018) {
+                if self.s.klp_transition_patch != Some(p) {
+                    self.klp_pre_unpatch_callback(p, m, ms);
+                }
+                self.emit(|| Event::ModuleRevert(p, m));
+                self.klp_unpatch_object(p, m);
+                self.klp_post_unpatch_callback(p, m, ms);
             }
-            self.emit(|| Event::ModuleRevert(p, m));
-            self.klp_unpatch_object(p, m);
-            self.klp_post_unpatch_callback(p, m, ms);
+            // klp_free_object_loaded
             self.s.patch_mut(p).obj_mod &= !(1 << m);
         }
     }
@@ -391,5 +416,125 @@ impl<E: EventSink> Kernel<'_, E> {
             .tasks
             .iter()
             .any(|t| t.frames.iter().any(|f| funcs & (1 << f.func) != 0))
+    }
+}
+
+/// draft-2018: the v7 atomic-replace series on the 4.15 API (registration,
+/// sysfs enable and disable with the stacking order, klp_replaced_patches).
+impl<E: EventSink> Kernel<'_, E> {
+    /// module_init of a 4.x livepatch module: `klp_register_patch` (nops
+    /// for a replace patch are added at registration, for every registered
+    /// patch, enabled or not), then `klp_enable_patch`; if enabling fails the
+    /// module unregisters the patch and the load fails.
+    pub fn draft_insmod(&mut self, p: PatchId, params: InsmodParams) -> Result<(), u8> {
+        let def = &self.sc.patches[p as usize];
+        let replace = params.replace.unwrap_or(def.replace);
+        let saved = self.s.patch(p).clone();
+        *self.s.patch_mut(p) = PatchRec {
+            life: Life::Listed,
+            loads: saved.loads + 1,
+            replace,
+            pre_patch_ret: params.pre_patch_ret.unwrap_or(def.pre_patch_ret),
+            replaced_by: saved.replaced_by,
+            ..PatchRec::unloaded()
+        };
+        if replace {
+            self.klp_add_nops(p);
+        }
+        let mut obj_mod = 0;
+        for obj in self.objects_of(p) {
+            if obj != VMLINUX && self.s.modules_loaded & (1 << obj) != 0 {
+                obj_mod |= 1 << obj;
+            }
+        }
+        self.s.patch_mut(p).obj_mod = obj_mod;
+        self.s.klp_patches.push(p);
+        match self.draft_enable(p) {
+            Ok(()) => Ok(()),
+            Err(errno) => {
+                // WARN_ON(klp_unregister_patch(&patch)); the load fails.
+                self.s.klp_patches.retain(|&q| q != p);
+                *self.s.patch_mut(p) = saved;
+                self.emit(|| Event::LoadErrorPatch(p, errno));
+                Err(errno)
+            }
+        }
+    }
+
+    /// core.c:klp_enable_patch (4.15 + v7): -EINVAL for a replaced patch
+    /// (klp_is_patch_usable) or an enabled one; -EBUSY during a transition;
+    /// the stacking rule: only the first disabled patch above the enabled
+    /// ones may be enabled (-EBUSY), except a replace patch; then the module
+    /// reference is taken and the patch enabled as in mainline.
+    pub fn draft_enable(&mut self, p: PatchId) -> Result<(), u8> {
+        let rec = self.s.patch(p);
+        if rec.life != Life::Listed || rec.enabled {
+            return Err(EINVAL);
+        }
+        if self.s.klp_transition_patch.is_some() && !self.variant(Variant::TwoTransitions) {
+            return Err(EBUSY);
+        }
+        let pos = self.s.list_pos(p).unwrap_or(0);
+        if pos > 0 && !self.s.patch(self.s.klp_patches[pos - 1]).enabled && !rec.replace {
+            return Err(EBUSY);
+        }
+        self.s.patch_mut(p).module_ref = true;
+        let result = self.__klp_enable_patch(p);
+        if result.is_err() {
+            self.s.patch_mut(p).module_ref = false;
+        }
+        result
+    }
+
+    /// core.c:klp_disable_patch (4.15): -EINVAL unless enabled, -EBUSY during
+    /// a transition, and the stacking rule: only the last enabled patch may
+    /// be disabled (-EBUSY when the next one on the list is enabled).
+    pub fn draft_disable(&mut self, p: PatchId) -> Result<(), u8> {
+        if !self.s.patch(p).enabled {
+            return Err(EINVAL);
+        }
+        let pos = self.s.list_pos(p).unwrap_or(0);
+        if let Some(&next) = self.s.klp_patches.get(pos + 1) {
+            if self.s.patch(next).enabled {
+                return Err(EBUSY);
+            }
+        }
+        self.__klp_disable_patch(p)
+    }
+
+    /// v7 klp_throw_away_replaced_patches: every patch in front of `new`,
+    /// enabled or only registered, moves to klp_replaced_patches; the
+    /// enabled ones drop their module reference unless a transition was
+    /// forced (the 4.15 global klp_forced).
+    pub fn draft_throw_away_replaced_patches(&mut self, new: PatchId) {
+        for old in self.s.klp_patches.clone() {
+            if old == new {
+                break;
+            }
+            let keep_module = self.s.klp_forced;
+            let rec = self.s.patch_mut(old);
+            rec.life = Life::Replaced;
+            // Off klp_patches, the module notifiers no longer see it; the
+            // model forgets its objects' modules here (whether the v7 code
+            // left obj->mod dangling is not modelled).
+            rec.obj_mod = 0;
+            if !keep_module {
+                rec.module_ref = false;
+            }
+        }
+        let replaced: Vec<PatchId> = self
+            .s
+            .klp_patches
+            .iter()
+            .copied()
+            .take_while(|&q| q != new)
+            .collect();
+        self.s.klp_patches.retain(|q| !replaced.contains(q));
+    }
+
+    /// module_exit of a 4.x livepatch module: klp_unregister_patch (only a
+    /// disabled patch; rmmod already needs the module reference gone).
+    pub fn draft_unregister(&mut self, p: PatchId) {
+        self.s.klp_patches.retain(|&q| q != p);
     }
 }

@@ -3,7 +3,7 @@
 //! `--variant` use them, and `klpcheck list` prints them.
 
 /// Which kernel's rules the model follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub enum Profile {
     /// Current mainline (v6.13+ core.c, 6.4+ transition.c).
     #[default]

@@ -127,6 +127,18 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         meaning: "witness: a replaced patch's module is loaded again and replaces its replacer",
         check: replaced_patch_reloadable,
     },
+        PropertyInfo {
+        id: "replace-over-disabled",
+        kind: Kind::Sometimes,
+        meaning: "witness: a replace patch is enabled while a patch in front of it on klp_patches is not (the v7 draft's exception to the stacking order)",
+        check: replace_over_disabled,
+    },
+    PropertyInfo {
+        id: "disable-from-middle",
+        kind: Kind::Sometimes,
+        meaning: "witness: a patch is disabled while a non-replace patch after it on klp_patches stays enabled (allowed since 5.1)",
+        check: disable_from_middle,
+    },
     PropertyInfo {
         id: "transition-completes",
         kind: Kind::Eventually,
@@ -157,6 +169,8 @@ pub const PROPERTY_IDS: &[&str] = &[
     "code-requirements-met",
     "replace-completes",
     "replaced-patch-reloadable",
+    "replace-over-disabled",
+    "disable-from-middle",
     "transition-completes",
     "patch-freed",
 ];
@@ -271,7 +285,7 @@ fn no_dangling_code(sc: &Scenario, s: &State) -> bool {
 fn forced_module_pinned(_: &Scenario, s: &State) -> bool {
     s.patches
         .iter()
-        .all(|r| !(r.forced && r.life == Life::Unloaded))
+        .all(|r| !((r.forced || r.force_involved) && r.life == Life::Unloaded))
 }
 
 fn states_compatible(sc: &Scenario, s: &State) -> bool {
@@ -341,9 +355,28 @@ pub fn patch_release_pending(s: &State, p: u8) -> bool {
     let r = s.patch(p);
     r.retired
         && r.life != Life::Unloaded
-        && (r.life != Life::Freed || (r.module_ref && !r.force_involved))
+        && (matches!(r.life, Life::Listed | Life::Freeing) || (r.module_ref && !r.force_involved))
 }
 
 fn no_patch_release_pending(_: &Scenario, s: &State) -> bool {
     (0..s.patches.len()).all(|p| !patch_release_pending(s, p as u8))
+}
+
+fn replace_over_disabled(_: &Scenario, s: &State) -> bool {
+    s.klp_patches.iter().enumerate().any(|(i, &q)| {
+        let r = s.patch(q);
+        r.replace
+            && r.enabled
+            && s.klp_transition_patch != Some(q)
+            && s.klp_patches[..i].iter().any(|&p| !s.patch(p).enabled)
+    })
+}
+
+fn disable_from_middle(_: &Scenario, s: &State) -> bool {
+    s.klp_patches.iter().enumerate().any(|(i, &p)| {
+        !s.patch(p).enabled
+            && s.klp_patches[i + 1..]
+                .iter()
+                .any(|&q| s.patch(q).enabled && !s.patch(q).replace)
+    })
 }

@@ -242,6 +242,10 @@ pub struct Scenario {
     pub description: String,
     pub profile: Profile,
     pub variant: Variant,
+    /// The profile and variant the file states (the pinned state count is
+    /// for these; `--profile`/`--variant` may override the two above).
+    pub spec_profile: Profile,
+    pub spec_variant: Variant,
     pub objects: Vec<Object>,
     pub funcs: Vec<Func>,
     pub shadow_vars: Vec<ShadowVar>,
@@ -251,6 +255,8 @@ pub struct Scenario {
     pub admin: Admin,
     pub fairness: Fairness,
     pub expect: BTreeMap<String, Verdict>,
+    /// Verdicts that differ under another profile.
+    pub expect_by_profile: BTreeMap<Profile, BTreeMap<String, Verdict>>,
     pub expected_unique_states: Option<u64>,
     pub script: Option<Vec<serde_json::Value>>,
     pub expected_events: Option<Vec<String>>,
@@ -263,6 +269,18 @@ impl Scenario {
     /// `default_name` names the scenario when the spec does not.
     pub fn compile(spec: &Spec, default_name: &str) -> Result<Scenario, SpecError> {
         Compiler::default().compile(spec, default_name)
+    }
+
+    /// The verdict expected of property `id` under the scenario's current
+    /// profile: `expect_by_profile` when the profile was overridden and names
+    /// it, else `expect`, else `holds`.
+    pub fn expected(&self, id: &str) -> Verdict {
+        self.expect_by_profile
+            .get(&self.profile)
+            .and_then(|m| m.get(id))
+            .or_else(|| self.expect.get(id))
+            .copied()
+            .unwrap_or(Verdict::Holds)
     }
 
     pub fn func_by_name(&self, name: &str) -> Option<FuncId> {
@@ -413,6 +431,24 @@ impl Compiler {
                 "needs admin.force: the admin cannot force",
             ));
         }
+        let mut expect_by_profile = BTreeMap::new();
+        for (name, verdicts) in &spec.expect_by_profile {
+            let p = Profile::from_name(name).ok_or_else(|| {
+                semantic(
+                    format!("expect_by_profile.{name}"),
+                    format!("unknown profile `{name}` (known: {})", known_profiles()),
+                )
+            })?;
+            for id in verdicts.keys() {
+                if !crate::properties::PROPERTY_IDS.contains(&id.as_str()) {
+                    return Err(semantic(
+                        format!("expect_by_profile.{name}.{id}"),
+                        format!("unknown property id `{id}` (see `klpcheck list`)"),
+                    ));
+                }
+            }
+            expect_by_profile.insert(p, verdicts.clone());
+        }
         for (id, _) in &spec.expect {
             if !crate::properties::PROPERTY_IDS.contains(&id.as_str()) {
                 return Err(semantic(
@@ -429,6 +465,8 @@ impl Compiler {
             description: spec.description.clone().unwrap_or_default(),
             profile,
             variant,
+            spec_profile: profile,
+            spec_variant: variant,
             objects: self.objects,
             funcs: self.funcs,
             shadow_vars: self.shadow_vars,
@@ -438,6 +476,7 @@ impl Compiler {
             admin,
             fairness,
             expect: spec.expect.clone(),
+            expect_by_profile,
             expected_unique_states: spec.expected_unique_states,
             script: spec.script.clone(),
             expected_events: spec.expected_events.clone(),

@@ -58,6 +58,10 @@ pub struct Spec {
     /// Expected verdict per property id; a property not named is expected to hold.
     #[serde(default)]
     pub expect: BTreeMap<String, Verdict>,
+    /// When the scenario is checked under another profile (`--profile`):
+    /// the verdicts that differ there, per profile name.
+    #[serde(default)]
+    pub expect_by_profile: BTreeMap<String, BTreeMap<String, Verdict>>,
     /// The pinned number of unique states (without symmetry reduction).
     #[serde(default)]
     pub expected_unique_states: Option<u64>,

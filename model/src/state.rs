@@ -96,6 +96,10 @@ pub enum Life {
     /// `klp_free_patch_finish` ran: sysfs directory gone, module reference
     /// dropped unless forced; the module is loaded but dormant.
     Freed,
+    /// draft-2018 only: on `klp_replaced_patches`: still registered (sysfs
+    /// directory present), never to be enabled again, until module_exit
+    /// unregisters it.
+    Replaced,
 }
 
 /// Per patch definition: the module and the `struct klp_patch` of its current
@@ -174,7 +178,7 @@ impl PatchRec {
 
     /// `/sys/kernel/livepatch/<P>` exists.
     pub fn has_sysfs_dir(&self) -> bool {
-        matches!(self.life, Life::Listed | Life::Freeing)
+        matches!(self.life, Life::Listed | Life::Freeing | Life::Replaced)
     }
 }
 

@@ -147,7 +147,13 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         let target = self.s.klp_target_state;
         self.klp_complete_transition();
-        if !self.s.patch(tp).enabled {
+        if self.profile(Profile::Draft2018) {
+            // 4.x: the patch stays registered; a finished disable drops the
+            // module reference unless a transition was ever forced.
+            if !self.s.patch(tp).enabled && !self.s.klp_forced {
+                self.s.patch_mut(tp).module_ref = false;
+            }
+        } else if !self.s.patch(tp).enabled {
             self.klp_free_patch_async(tp);
         } else if self.s.patch(tp).replace {
             self.klp_free_replaced_patches_async(tp);
@@ -197,7 +203,11 @@ impl<E: EventSink> Kernel<'_, E> {
         if self.s.patch(tp).replace && target == KlpState::Patched {
             self.klp_unpatch_replaced_patches(tp);
             self.klp_discard_nops(tp);
-            if self.profile(Profile::V5_4) || self.variant(Variant::B9FreeReplacedBeforePostPatch) {
+            if self.profile(Profile::Draft2018) {
+                self.draft_throw_away_replaced_patches(tp);
+            } else if self.profile(Profile::V5_4)
+                || self.variant(Variant::B9FreeReplacedBeforePostPatch)
+            {
                 // 5.1-5.4 klp_discard_replaced_patches: off the list (and
                 // freed) before the post_patch callbacks below.
                 self.klp_free_replaced_patches_async(tp);
@@ -222,7 +232,8 @@ impl<E: EventSink> Kernel<'_, E> {
             }
         }
         self.emit(|| Event::TransitionComplete(tp, target));
-        if target == KlpState::Unpatched {
+        if target == KlpState::Unpatched && !self.profile(Profile::Draft2018) {
+            // (4.x re-enables disabled patches: only replacement retires.)
             self.retire(tp);
         }
         self.s.klp_target_state = KlpState::Idle;
@@ -279,7 +290,10 @@ impl<E: EventSink> Kernel<'_, E> {
         for task in 0..self.s.tasks.len() {
             self.klp_update_patch_state(task, SwitchHow::Forced);
         }
-        if self.profile(Profile::V5_4) || self.variant(Variant::B3aForceMarksAll) {
+        if self.profile(Profile::Draft2018) {
+            // 4.15: one global flag; no module reference is dropped again.
+            self.s.klp_forced = true;
+        } else if self.profile(Profile::V5_4) || self.variant(Variant::B3aForceMarksAll) {
             // 5.1-5.17: every listed patch.
             for p in self.s.klp_patches.clone() {
                 self.s.patch_mut(p).forced = true;
@@ -300,8 +314,11 @@ impl<E: EventSink> Kernel<'_, E> {
         if self.s.klp_target_state == KlpState::Unpatched {
             self.s.patch_mut(tp).force_involved = true;
         } else if self.s.patch(tp).replace {
+            // The patches about to be replaced whose code may still run
+            // (in mainline every listed patch is enabled; draft-2018 also
+            // replaces registered, disabled ones, which run nothing).
             for p in self.s.klp_patches.clone() {
-                if p != tp {
+                if p != tp && self.s.patch(p).enabled {
                     self.s.patch_mut(p).force_involved = true;
                 }
             }

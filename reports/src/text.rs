@@ -94,3 +94,54 @@ pub fn render_trace(trace: &[TraceStep], indent: &str) -> String {
     }
     out
 }
+
+/// One scenario checked under several profiles: a table of verdicts, one
+/// column per profile (`*` marks a verdict that is not the expected one),
+/// then the full report of every profile whose run failed.
+pub fn render_side_by_side(reports: &[ScenarioReport]) -> String {
+    let mut out = String::new();
+    let Some(first) = reports.first() else {
+        return out;
+    };
+    let all_ok = reports.iter().all(|r| r.ok);
+    let _ = writeln!(
+        out,
+        "{} {} ({}) [profiles {}, variant {}, engine {}]",
+        if all_ok { "PASS" } else { "FAIL" },
+        first.spec.name,
+        first.spec.path,
+        reports
+            .iter()
+            .map(|r| r.profile.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        first.variant,
+        first.engine
+    );
+    let _ = write!(out, "  {:<28}", "property");
+    for r in reports {
+        let _ = write!(out, " {:<12}", r.profile);
+    }
+    out.push('\n');
+    for (i, p) in first.properties.iter().enumerate() {
+        let _ = write!(out, "  {:<28}", p.id);
+        for r in reports {
+            let q = &r.properties[i];
+            let cell = format!("{}{}", q.status.as_str(), if q.ok { "" } else { "*" });
+            let _ = write!(out, " {cell:<12}");
+        }
+        out.push('\n');
+    }
+    let _ = write!(out, "  {:<28}", "unique states");
+    for r in reports {
+        let _ = write!(out, " {:<12}", r.stats.unique_states);
+    }
+    out.push('\n');
+    if !all_ok {
+        out += "  (* not the expected verdict; details below)\n";
+        for r in reports.iter().filter(|r| !r.ok) {
+            out += &render(r);
+        }
+    }
+    out
+}
