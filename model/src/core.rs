@@ -1,7 +1,7 @@
 //! core.c: enabling, disabling, forcing, replacing and freeing patches, and
 //! the livepatch side of loading and unloading modules.
 
-use crate::errno::{EBUSY, EINVAL};
+use crate::errno::{EAGAIN, EBUSY, EINVAL};
 use crate::event::{Event, EventSink, ModState};
 use crate::kernel::Kernel;
 use crate::klp_state::klp_is_patch_compatible;
@@ -104,16 +104,28 @@ impl<E: EventSink> Kernel<'_, E> {
         Ok(())
     }
 
-    /// core.c:klp_add_nops — for every func of every patch already on
-    /// klp_patches that the new replace patch does not patch, add a nop func
-    /// (in a dynamic object when the patch has no such object).
+    /// core.c:klp_add_nops + klp_add_object_nops — for every object of every
+    /// patch already on klp_patches (its dynamic objects included): if the new
+    /// replace patch has no object of that name, allocate a dynamic one
+    /// (klp_alloc_object_dynamic), **whether or not the old object has funcs**;
+    /// then add a nop for every old func the new patch does not patch. So a
+    /// funcless old object (test_klp_callbacks_demo's test_klp_callbacks_mod)
+    /// still gets a funcless dynamic object, which klp_module_coming applies
+    /// ("applying patch ... to loading module") while the replace is in
+    /// transition, and which klp_discard_nops frees when it completes (lab-06).
     fn klp_add_nops(&mut self, p: PatchId) {
-        let mine = self.sc.patches[p as usize].funcs_mask;
-        let mut nops = 0;
+        let def = &self.sc.patches[p as usize];
+        let (mine, static_objs) = (def.funcs_mask, def.objs_mask);
+        let (mut nops, mut dyn_objs) = (0, 0);
         for &old in &self.s.klp_patches {
             nops |= self.all_funcs_of(old) & !mine;
+            for obj in self.objects_of(old) {
+                dyn_objs |= (1 << obj) & !static_objs;
+            }
         }
-        self.s.patch_mut(p).nops = nops;
+        let rec = self.s.patch_mut(p);
+        rec.nops = nops;
+        rec.dyn_objs = dyn_objs;
     }
 
     /// core.c:enabled_store — `echo 0|1 > /sys/kernel/livepatch/P/enabled`:
@@ -269,10 +281,14 @@ impl<E: EventSink> Kernel<'_, E> {
     /// kernel/module: `rmmod` of a livepatch module — only when its
     /// refcount is 0: the patch was freed and not forced. Then module_exit
     /// runs (whatever the author put there) and the module is gone.
+    /// Otherwise delete_module fails in kernel/module/main.c:try_stop_module
+    /// with **-EWOULDBLOCK** (= -EAGAIN, "Resource temporarily unavailable";
+    /// the lab's rmmod of a pinned module shows EAGAIN), not -EBUSY: -EBUSY
+    /// is only for a module other modules depend on, or one not LIVE.
     pub fn rmmod_livepatch(&mut self, p: PatchId) -> Result<(), u8> {
         if self.s.patch(p).module_ref {
-            self.emit(|| Event::UnloadErrorPatch(p));
-            return Err(EBUSY);
+            self.emit(|| Event::UnloadErrorPatch(p, EAGAIN));
+            return Err(EAGAIN);
         }
         let exit = self.sc.patches[p as usize].module_exit.clone();
         self.run_effects(p, None, &exit);
@@ -300,6 +316,7 @@ impl<E: EventSink> Kernel<'_, E> {
         rec.life = Life::Unloaded;
         rec.enabled = false;
         rec.nops = 0;
+        rec.dyn_objs = 0;
         rec.obj_patched = 0;
         rec.obj_mod = 0;
         rec.post_unpatch_enabled = 0;
@@ -536,5 +553,123 @@ impl<E: EventSink> Kernel<'_, E> {
     /// disabled patch; rmmod already needs the module reference gone).
     pub fn draft_unregister(&mut self, p: PatchId) {
         self.s.klp_patches.retain(|&q| q != p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::state::Life;
+    use crate::{parse_spec, Action, InsmodParams, KlpModel, Scenario, State};
+
+    /// P1 patches vmlinux:f and has a funcless object for module `m` (like
+    /// test_klp_callbacks_demo's test_klp_callbacks_mod); P2 is a replace
+    /// patch of vmlinux only (like test_klp_callbacks_demo2 with replace=1).
+    fn model() -> KlpModel {
+        let spec = parse_spec(
+            r#"{
+            "spec_version": 1,
+            "objects": {"vmlinux": {"funcs": ["f"]}, "m": {"funcs": [], "logs": true}},
+            "patches": {
+              "P1": {"objects": {"vmlinux": {"funcs": {"f": {}}},
+                                 "m": {"callbacks": {"pre_patch": {}, "post_patch": {}}}}},
+              "P2": {"replace": true, "objects": {"vmlinux": {}}}
+            },
+            "tasks": {"count": 1, "entry": ["f"]}
+        }"#,
+        )
+        .unwrap();
+        KlpModel::new(Scenario::compile(&spec, "unit").unwrap())
+    }
+
+    fn run(m: &KlpModel, s: &State, actions: &[Action]) -> (State, Vec<String>) {
+        let mut s = s.clone();
+        let mut out = Vec::new();
+        for a in actions {
+            let (next, events) = m.step_with_events(&s, a);
+            out.extend(events.iter().map(|e| e.oracle(&m.sc)));
+            s = next;
+        }
+        (s, out)
+    }
+
+    /// core.c:klp_add_object_nops allocates a dynamic object for every object
+    /// of an older patch that the replace patch lacks, funcless ones too, so
+    /// klp_module_coming applies the replace patch to that module while the
+    /// replace is in transition (no callbacks: a dynamic object has none);
+    /// klp_discard_nops frees it, so the module's later unload reverts
+    /// nothing for it (lab-06 on 6.1).
+    #[test]
+    fn funcless_object_gets_a_dynamic_object_until_the_replace_completes() {
+        let m = model();
+        let f = m.sc.func_by_name("f").unwrap();
+        let obj = m.sc.object_by_name("m").unwrap();
+        let p2 = m.sc.patch_by_name("P2").unwrap();
+        let (s, _) = run(
+            &m,
+            &m.boot(),
+            &[
+                Action::Insmod(0, InsmodParams::default()),
+                // The task sleeps in P1's f: P2's nop for f cannot switch it.
+                Action::Call { task: 0, func: f },
+                Action::Insmod(p2, InsmodParams::default()),
+            ],
+        );
+        assert_eq!(s.klp_transition_patch, Some(p2));
+        assert_ne!(s.patch(p2).dyn_objs & (1 << obj), 0);
+        let (s, events) = run(&m, &s, &[Action::LoadModule(obj)]);
+        assert_eq!(
+            events,
+            [
+                "module_apply(P1,m)",
+                "pre_patch(P1,m,COMING)",
+                "post_patch(P1,m,COMING)",
+                "module_apply(P2,m)",
+                "mod_init(m)",
+            ]
+        );
+        let (s, _) = run(
+            &m,
+            &s,
+            &[Action::Return { task: 0 }, Action::TransitionWork],
+        );
+        assert_eq!(s.klp_transition_patch, None);
+        assert_eq!(s.patch(p2).dyn_objs, 0);
+        let (_, events) = run(&m, &s, &[Action::UnloadModule(obj)]);
+        assert_eq!(events, ["mod_exit(m)", "module_gone(m)"]);
+    }
+
+    /// kernel/module/main.c:try_stop_module: delete_module of a module whose
+    /// refcount is not 0 fails with -EWOULDBLOCK (EAGAIN): while the patch is
+    /// enabled, and for good once it was forced.
+    #[test]
+    fn rmmod_of_a_livepatch_module_in_use_is_eagain() {
+        let m = model();
+        let f = m.sc.func_by_name("f").unwrap();
+        let (s, events) = run(
+            &m,
+            &m.boot(),
+            &[Action::Insmod(0, InsmodParams::default()), Action::Rmmod(0)],
+        );
+        assert_eq!(events.last().unwrap(), "unload_error(P1,EAGAIN)");
+        assert_eq!(s.patch(0).life, Life::Listed);
+        // Disable with the task inside P1's f, force, free: pinned.
+        let (s, events) = run(
+            &m,
+            &s,
+            &[
+                Action::Call { task: 0, func: f },
+                Action::WriteEnabled(0, false),
+                Action::WriteForce(0),
+                Action::TransitionWork,
+                Action::FreeWork(0),
+                Action::Return { task: 0 },
+                Action::Rmmod(0),
+            ],
+        );
+        assert!(events.contains(&"forcing(P1)".to_string()));
+        assert!(events.contains(&"patch_freed(P1,forced)".to_string()));
+        assert_eq!(events.last().unwrap(), "unload_error(P1,EAGAIN)");
+        assert_eq!(s.patch(0).life, Life::Freed);
+        assert!(s.patch(0).forced);
     }
 }

@@ -5,6 +5,7 @@ const TABLE: &[(u8, &str)] = &[
     (2, "ENOENT"),
     (4, "EINTR"),
     (5, "EIO"),
+    (11, "EAGAIN"),
     (12, "ENOMEM"),
     (14, "EFAULT"),
     (16, "EBUSY"),
@@ -16,6 +17,8 @@ const TABLE: &[(u8, &str)] = &[
     (98, "EADDRINUSE"),
 ];
 
+/// Also `EWOULDBLOCK` (the same number on Linux).
+pub const EAGAIN: u8 = 11;
 pub const EBUSY: u8 = 16;
 pub const EEXIST: u8 = 17;
 pub const EINVAL: u8 = 22;
@@ -43,6 +46,7 @@ pub fn strerror(errno: u8) -> &'static str {
     match errno {
         1 => "Operation not permitted",
         2 => "No such file or directory",
+        11 => "Resource temporarily unavailable",
         12 => "Cannot allocate memory",
         16 => "Device or resource busy",
         17 => "File exists",

@@ -75,8 +75,8 @@ pub enum Event {
         attr: &'static str,
         errno: u8,
     },
-    /// rmmod failed (module in use).
-    UnloadErrorPatch(PatchId),
+    /// rmmod of the livepatch module failed with this errno (in use: EAGAIN).
+    UnloadErrorPatch(PatchId, u8),
     /// The livepatch module was unloaded.
     ModuleGone(PatchId),
     /// The target module was unloaded.
@@ -117,7 +117,7 @@ impl Event {
         !matches!(
             self,
             Event::WriteError { .. }
-                | Event::UnloadErrorPatch(_)
+                | Event::UnloadErrorPatch(..)
                 | Event::ModuleGone(_)
                 | Event::TargetGone(_)
                 | Event::PatchFreed { .. }
@@ -192,7 +192,9 @@ impl Event {
                     crate::errno::name(*errno)
                 )
             }
-            Event::UnloadErrorPatch(x) => format!("unload_error({},EBUSY)", p(x)),
+            Event::UnloadErrorPatch(x, e) => {
+                format!("unload_error({},{})", p(x), crate::errno::name(*e))
+            }
             Event::ModuleGone(x) => format!("module_gone({})", p(x)),
             Event::TargetGone(m) => format!("module_gone({})", o(m)),
             Event::PatchFreed { patch, module_put } => {

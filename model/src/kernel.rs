@@ -92,15 +92,7 @@ pub fn bits(mut mask: u64) -> impl Iterator<Item = u8> {
 pub fn objects_of(sc: &Scenario, s: &State, p: PatchId) -> Vec<ObjId> {
     let def = &sc.patches[p as usize];
     let mut objs: Vec<ObjId> = def.objects.iter().map(|o| o.obj).collect();
-    let nops = s.patch(p).nops;
-    if nops != 0 {
-        for (obj, o) in sc.objects.iter().enumerate() {
-            let obj = obj as ObjId;
-            if def.objs_mask & (1 << obj) == 0 && o.funcs.iter().any(|f| nops & (1 << f) != 0) {
-                objs.push(obj);
-            }
-        }
-    }
+    objs.extend(bits(s.patch(p).dyn_objs & !def.objs_mask));
     objs
 }
 

@@ -49,13 +49,16 @@ impl<E: EventSink> Kernel<'_, E> {
     }
 
     /// patch.c:klp_unpatch_objects_dynamic + core.c:klp_free_objects_dynamic —
-    /// pop the nops and forget the dynamic objects (klp_discard_nops).
+    /// pop the nops and free every dynamic object (`__klp_free_objects` with
+    /// `nops_only`: a dynamic object goes whether or not it had nops), so a
+    /// module unloaded after the replace completed gets no "reverting patch"
+    /// line for it (klp_discard_nops).
     pub fn klp_unpatch_nops(&mut self, p: PatchId) {
         let nops = self.s.patch(p).nops;
-        let static_objs = self.sc.patches[p as usize].objs_mask;
+        let dyn_objs = self.s.patch(p).dyn_objs & !self.sc.patches[p as usize].objs_mask;
         for obj in self.objects_of(p) {
             self.unpatch_funcs(p, obj, nops & self.sc.object_funcs_mask(obj));
-            if static_objs & (1 << obj) == 0 {
+            if dyn_objs & (1 << obj) != 0 {
                 let rec = self.s.patch_mut(p);
                 rec.obj_patched &= !(1 << obj);
                 rec.obj_mod &= !(1 << obj);
@@ -63,7 +66,9 @@ impl<E: EventSink> Kernel<'_, E> {
                 rec.cb_open &= !(1 << obj);
             }
         }
-        self.s.patch_mut(p).nops = 0;
+        let rec = self.s.patch_mut(p);
+        rec.nops = 0;
+        rec.dyn_objs = 0;
     }
 }
 

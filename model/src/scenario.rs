@@ -449,7 +449,7 @@ impl Compiler {
             }
             expect_by_profile.insert(p, verdicts.clone());
         }
-        for (id, _) in &spec.expect {
+        for id in spec.expect.keys() {
             if !crate::properties::PROPERTY_IDS.contains(&id.as_str()) {
                 return Err(semantic(
                     format!("expect.{id}"),

@@ -124,6 +124,11 @@ pub struct PatchRec {
     /// Nop funcs added by `klp_add_nops` (bit per FuncId); their objects are
     /// the dynamic objects.
     pub nops: u64,
+    /// Dynamic objects (`obj->dynamic`) allocated by `klp_add_object_nops`,
+    /// bit per ObjId: one for every object of an older patch that this replace
+    /// patch has no static object for, whether or not that object has funcs
+    /// to nop (a funcless object gets a funcless dynamic object).
+    pub dyn_objs: u64,
     /// `obj->patched`, bit per ObjId (static and dynamic objects).
     pub obj_patched: u64,
     /// `obj->mod != NULL` for module objects, bit per ObjId.
@@ -159,6 +164,7 @@ impl PatchRec {
             replace: false,
             transition: false,
             nops: 0,
+            dyn_objs: 0,
             obj_patched: 0,
             obj_mod: 0,
             post_unpatch_enabled: 0,

@@ -68,6 +68,14 @@ impl<E: EventSink> Kernel<'_, E> {
     /// target UNPATCHED: the func's own new code (the original for a nop);
     /// target PATCHED: the next func on the func_stack, or the original when
     /// the func is alone (only that one predecessor: see bug B1).
+    ///
+    /// The kernel compares return addresses with `[addr, addr + size)` of
+    /// the function's main symbol only, so a task sleeping in a piece gcc
+    /// split off into `<func>.cold` or `<func>.part.N` escapes the check (the
+    /// lab saw an unpatching transition complete that way). The model's
+    /// frames name functions, not addresses: a task anywhere in a function is
+    /// seen, as on a real kernel whose patch keeps its sleeping code inside
+    /// the main symbol (the lab's module waits in a noinline helper for that).
     pub fn klp_check_stack(&self, task: usize) -> bool {
         let Some(tp) = self.s.klp_transition_patch else {
             return true;

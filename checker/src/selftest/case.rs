@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::library::{Library, ModuleKind};
 
-/// Every step op of selftests-oracle.md section 2.
+/// Every step op of selftests-oracle.md section 2, and the lab's extra ops.
 pub const STEP_OPS: &[&str] = &[
     "load_livepatch",
     "load_livepatch_nowait",
@@ -35,6 +35,15 @@ pub const STEP_OPS: &[&str] = &[
     "wait_npids_zero",
     "log_npids",
     "kill_getpid_loops",
+    // The lab's ops (lab/README.md, lab/guest/init.sh):
+    "force_livepatch",
+    "write_enabled",
+    "set_param",
+    "try_unload_module",
+    "wait_transition",
+    "wait_livepatch_gone",
+    "sleep",
+    "show_state",
 ];
 
 /// One step: its op and arguments.
@@ -42,6 +51,9 @@ pub const STEP_OPS: &[&str] = &[
 pub struct Step {
     pub op: String,
     pub args: Map<String, Value>,
+    /// The keys of `args.params` in file order (`args` itself is sorted):
+    /// `cmd_load` prints the parameters as the command line had them.
+    pub param_order: Vec<String>,
 }
 
 impl Step {
@@ -89,11 +101,76 @@ pub fn load_case(path: &Path, lib: &Library) -> Result<Case, String> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if value.get("spec_version").is_some() {
+    let mut case = if value.get("spec_version").is_some() {
         let spec = parse_spec(&text).map_err(|e| format!("{shown}:{e}"))?;
         from_spec(&spec, &stem, lib).map_err(|e| format!("{shown}: {e}"))
     } else {
         from_oracle(&value, &stem, lib).map_err(|e| format!("{shown}: {e}"))
+    }?;
+    set_param_order(&text, &mut case.steps);
+    Ok(case)
+}
+
+/// The keys of a JSON object in file order (serde_json's `Map` sorts them).
+#[derive(Default)]
+struct KeyOrder(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for KeyOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = KeyOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<KeyOrder, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                    keys.push(k);
+                }
+                Ok(KeyOrder(keys))
+            }
+        }
+        d.deserialize_map(Keys)
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+struct OrderDoc {
+    #[serde(default)]
+    steps: Vec<OrderStep>,
+    #[serde(default)]
+    script: Vec<OrderStep>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct OrderStep {
+    #[serde(default)]
+    args: Option<OrderArgs>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct OrderArgs {
+    #[serde(default)]
+    params: Option<KeyOrder>,
+}
+
+/// Fills each step's `param_order` from the file text (`steps` or `script`).
+fn set_param_order(text: &str, steps: &mut [Step]) {
+    let doc: OrderDoc = serde_json::from_str(text).unwrap_or_default();
+    let list = if doc.steps.is_empty() {
+        doc.script
+    } else {
+        doc.steps
+    };
+    for (step, o) in steps.iter_mut().zip(list) {
+        if let Some(KeyOrder(keys)) = o.args.and_then(|a| a.params) {
+            step.param_order = keys;
+        }
     }
 }
 
@@ -121,6 +198,7 @@ fn parse_steps(steps: &Value, at: &str) -> Result<Vec<Step>, String> {
         out.push(Step {
             op: op.to_string(),
             args,
+            param_order: vec![],
         });
     }
     Ok(out)
@@ -143,16 +221,22 @@ fn expected(value: &Value, at: &str) -> Result<Option<Vec<String>>, String> {
     }
 }
 
-/// Target modules the steps load or unload (in first-use order).
+/// Target modules the steps load, unload or set a parameter of (in first-use
+/// order); a patch alias, or the module of one, is not a target.
 fn target_modules_of(steps: &[Step], aliases: &BTreeMap<String, String>) -> Vec<String> {
     let mut out = Vec::new();
     for s in steps {
         if matches!(
             s.op.as_str(),
-            "load_module" | "unload_module" | "load_module_expect_failure"
+            "load_module"
+                | "unload_module"
+                | "load_module_expect_failure"
+                | "try_unload_module"
+                | "set_param"
         ) {
             if let Some(m) = s.args.get("module").and_then(Value::as_str) {
-                if !aliases.contains_key(m) && !out.iter().any(|x| x == m) {
+                let is_patch = aliases.contains_key(m) || aliases.values().any(|v| v == m);
+                if !is_patch && !out.iter().any(|x| x == m) {
                     out.push(m.to_string());
                 }
             }

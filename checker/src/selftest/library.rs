@@ -1,6 +1,7 @@
-//! The kernel's livepatch test modules, as definitions the runner builds
-//! scenarios from (specs/selftests/modules/*.json, compiled into the binary
-//! so `klpcheck run` works from any directory).
+//! The kernel's livepatch test modules, and the lab's own modules
+//! (lab/modules/*.c), as definitions the runner builds scenarios from
+//! (specs/selftests/modules/*.json, compiled into the binary so `klpcheck run`
+//! works from any directory).
 
 use std::collections::BTreeMap;
 
@@ -27,9 +28,14 @@ pub struct ModuleDef {
     /// /proc files and the function that prints them.
     #[serde(default)]
     pub proc: BTreeMap<String, String>,
-    /// A work item whose function a kernel worker runs from module init.
+    /// A kernel task the module starts in its init that runs one of its
+    /// functions: a work item run once, or a kthread calling it in a loop.
     #[serde(default)]
     pub worker: Option<WorkerDef>,
+    /// For a livepatch module: what its new code does beyond the patch's
+    /// `emit`, by the old function's name (e.g. sleep while a parameter is set).
+    #[serde(default)]
+    pub code: BTreeMap<String, NewCodeDef>,
     /// A counter of listed pids that have not yet run the patched function.
     #[serde(default)]
     pub pid_counter: Option<PidCounterDef>,
@@ -48,17 +54,53 @@ pub enum ModuleKind {
     Target,
 }
 
-/// test_klp_callbacks_busy's worker.
+/// A kernel task a target module starts in its init, running `func` (the
+/// module's own function, which livepatches may redirect).
+///
+/// * `repeat: false` (test_klp_callbacks_busy): init queues a work item that
+///   calls `func` once and waits until the worker has entered the *original*
+///   function (a completion only the original signals), so init never returns
+///   when a patch already redirects `func`. Module exit clears `block_param`
+///   and flushes the work.
+/// * `repeat: true` (test_klp_lab_target): init starts a kthread that calls
+///   `func` every 50 ms and sleeps *between* calls outside it; module exit
+///   stops the kthread (kthread_stop waits until it is back in its loop).
+///
+/// While the original function runs, it sleeps as long as the module's bool
+/// parameter `block_param` is set; patched code sleeps as its livepatch
+/// module's [`NewCodeDef`] says.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerDef {
     pub func: String,
+    /// The worker calls `func` again and again (a kthread loop).
+    #[serde(default)]
+    pub repeat: bool,
     /// Log event when the original function is entered (`{module}` replaced).
-    pub enter: String,
+    #[serde(default)]
+    pub enter: Option<String>,
     /// Log event when the original function leaves.
-    pub exit: String,
-    /// The bool parameter that keeps the worker sleeping in the function.
-    pub block_param: String,
+    #[serde(default)]
+    pub exit: Option<String>,
+    /// The module's bool parameter that keeps the original function sleeping.
+    #[serde(default)]
+    pub block_param: Option<String>,
+}
+
+/// What a livepatch module's new function does when a task runs it, beyond
+/// the patch's `emit` lines: it sleeps inside the new function (so its
+/// return address is in `[new_func, new_func + new_size)`, where the stack
+/// check sees it) while the module's bool parameter `blocks_on_param` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCodeDef {
+    pub blocks_on_param: String,
+    /// Log event when it starts to sleep (`{patch}` replaced by the patch's name).
+    #[serde(default)]
+    pub on_block: Option<String>,
+    /// Log event when the parameter is cleared and it returns.
+    #[serde(default)]
+    pub on_release: Option<String>,
 }
 
 /// test_klp_syscall's npids counter.
@@ -89,6 +131,18 @@ const SOURCES: &[(&str, &str)] = &[
     (
         "test_klp_callbacks_mod",
         include_str!("../../../specs/selftests/modules/test_klp_callbacks_mod.json"),
+    ),
+    (
+        "test_klp_lab_patch",
+        include_str!("../../../specs/selftests/modules/test_klp_lab_patch.json"),
+    ),
+    (
+        "test_klp_lab_patch2",
+        include_str!("../../../specs/selftests/modules/test_klp_lab_patch2.json"),
+    ),
+    (
+        "test_klp_lab_target",
+        include_str!("../../../specs/selftests/modules/test_klp_lab_target.json"),
     ),
     (
         "test_klp_livepatch",

@@ -5,16 +5,27 @@
 //! kernel's work items run (klp_transition_work, the patches' free_work);
 //! when they can no longer change anything, the wait can never end and the
 //! step fails with a message instead of hanging.
+//!
+//! The lab's extra ops follow its guest helpers (lab/guest/init.sh):
+//! `write_enabled` / `force_livepatch` / `try_unload_module` do not wait and
+//! log the error the write or rmmod got; `wait_transition` and
+//! `wait_livepatch_gone` poll like `load_lp`; `sleep` lets the kernel's work
+//! items run; `show_state` prints what the state implies for the sysfs
+//! directories and the module refcounts. Between steps time passes for the
+//! module workers: a sleeping worker whose blocking parameter was cleared
+//! returns, and a kthread loop calls its function again.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use klp_model::event::{Event, EventSink};
 use klp_model::patch::klp_ftrace_handler;
-use klp_model::scenario::{FuncId, PatchId};
-use klp_model::state::{Impl, KlpState, Life, State};
+use klp_model::scenario::{FuncId, PatchId, VMLINUX};
+use klp_model::state::{Frame, Impl, KlpState, Life, State};
 use klp_model::{step, Action, InsmodParams, KlpModel};
 use serde_json::{Map, Value};
 
 use super::case::{Case, Step};
-use super::library::Library;
+use super::library::{Library, NewCodeDef, WorkerDef};
 
 /// The events a case printed and how it ended.
 pub struct RunOutcome {
@@ -52,6 +63,9 @@ pub fn run_case(case: &Case, lib: &Library) -> RunOutcome {
         events: vec![],
         step: 0,
         pids: None,
+        params: BTreeMap::new(),
+        running: BTreeSet::new(),
+        errors: vec![],
     };
     let mut error = None;
     for (i, s) in case.steps.iter().enumerate() {
@@ -60,6 +74,8 @@ pub fn run_case(case: &Case, lib: &Library) -> RunOutcome {
             error = Some((i, format!("step {} {}: {msg}", i + 1, s.describe())));
             break;
         }
+        // Each helper takes longer than a kthread's period.
+        r.tick_workers();
     }
     let divergence = case
         .expected_events
@@ -90,18 +106,24 @@ fn diverge(expected: &[String], got: &[(usize, String)]) -> Option<Divergence> {
     })
 }
 
-/// Keeps the logged events of a model step.
+/// Keeps the logged events of a model step, and the errors a sysfs write or
+/// an rmmod got (silent in the kernel log; the lab's helpers log them).
 struct Logged<'a> {
     sc: &'a klp_model::Scenario,
     out: Vec<String>,
     calls: Vec<Impl>,
+    errors: Vec<(u8, String)>,
 }
 
 impl EventSink for Logged<'_> {
     const ENABLED: bool = true;
     fn push(&mut self, e: Event) {
-        if let Event::TaskCall { code, .. } = e {
-            self.calls.push(code);
+        match e {
+            Event::TaskCall { code, .. } => self.calls.push(code),
+            Event::WriteError { errno, .. } | Event::UnloadErrorPatch(_, errno) => {
+                self.errors.push((errno, e.oracle(self.sc)))
+            }
+            _ => {}
         }
         if e.is_logged() {
             self.out.push(e.oracle(self.sc));
@@ -124,9 +146,16 @@ struct Runner<'a> {
     events: Vec<(usize, String)>,
     step: usize,
     pids: Option<PidCounter>,
+    /// Module parameters of the loaded modules, by module name: the insmod
+    /// values, then `set_param` writes.
+    params: BTreeMap<String, BTreeMap<String, String>>,
+    /// Target modules whose worker runs (from init until exit).
+    running: BTreeSet<String>,
+    /// The write or rmmod errors of the last model step.
+    errors: Vec<(u8, String)>,
 }
 
-type StepResult = Result<(), String>;
+type StepResult<T = ()> = Result<T, String>;
 
 fn arg_str<'v>(args: &'v Map<String, Value>, key: &str) -> Result<&'v str, String> {
     args.get(key)
@@ -139,6 +168,22 @@ fn value_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// A bool module parameter as the kernel reads it (param_set_bool).
+fn truthy(text: &str) -> bool {
+    matches!(text, "Y" | "y" | "1" | "true")
+}
+
+/// How a livepatch insmod step waits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LoadMode {
+    /// `load_lp`: until the patching transition is over.
+    Wait,
+    /// `load_lp_nowait` / `load_mod`: until the sysfs directory exists.
+    NoWait,
+    /// `load_failing_mod`: the load must fail with `expected_errno`.
+    ExpectFailure,
 }
 
 impl Runner<'_> {
@@ -157,13 +202,34 @@ impl Runner<'_> {
             sc: &self.model.sc,
             out: vec![],
             calls: vec![],
+            errors: vec![],
         };
         self.state = step(&self.model.sc, &self.state, a, &mut sink);
-        let Logged { out, calls, .. } = sink;
+        let Logged {
+            out, calls, errors, ..
+        } = sink;
         for e in out {
             self.log(e);
         }
+        self.errors = errors;
         calls
+    }
+
+    /// One round of what happens while a helper waits or sleeps: the module
+    /// workers run, klp_transition_work retries, pending free_work runs.
+    /// Returns whether anything changed.
+    fn work_round(&mut self) -> bool {
+        let before = self.state.clone();
+        self.tick_workers();
+        if self.state.klp_transition_patch.is_some() {
+            self.apply(&Action::TransitionWork);
+        }
+        for p in 0..self.state.patches.len() {
+            if self.state.patches[p].life == Life::Freeing {
+                self.apply(&Action::FreeWork(p as PatchId));
+            }
+        }
+        self.state != before
     }
 
     /// Runs the kernel's work items until `cond` holds; fails when they can
@@ -173,16 +239,7 @@ impl Runner<'_> {
             if cond(&self.state) {
                 return Ok(());
             }
-            let before = self.state.clone();
-            if self.state.klp_transition_patch.is_some() {
-                self.apply(&Action::TransitionWork);
-            }
-            for p in 0..self.state.patches.len() {
-                if self.state.patches[p].life == Life::Freeing {
-                    self.apply(&Action::FreeWork(p as PatchId));
-                }
-            }
-            if self.state == before {
+            if !self.work_round() {
                 return Err(format!(
                     "waits for {what}, which can never happen in the model: {}",
                     self.why_stuck()
@@ -233,6 +290,12 @@ impl Runner<'_> {
         }
     }
 
+    /// A patch by its alias, or by its module's name.
+    fn patch_named(&self, name: &str) -> Option<PatchId> {
+        let sc = self.sc();
+        sc.patch_by_name(name).or_else(|| sc.patch_by_module(name))
+    }
+
     fn patch_arg(&self, args: &Map<String, Value>, key: &str) -> Result<PatchId, String> {
         let name = arg_str(args, key)?;
         self.sc()
@@ -245,32 +308,12 @@ impl Runner<'_> {
         match s.op.as_str() {
             "load_livepatch" | "load_livepatch_nowait" | "load_livepatch_expect_failure" => {
                 let p = self.patch_arg(a, "patch")?;
-                let params = self.insmod_params(p, a.get("params"))?;
-                let name = self.sc().patches[p as usize].name.clone();
-                self.log(format!(
-                    "cmd_load({name}{})",
-                    self.params_text(a.get("params"))
-                ));
-                self.apply(&Action::Insmod(p, params));
-                let loaded = self.state.patch(p).module_loaded();
-                if s.op == "load_livepatch_expect_failure" {
-                    let want = arg_str(a, "expected_errno")?;
-                    if loaded {
-                        return Err(format!("insmod succeeded, expected it to fail with {want}"));
-                    }
-                    return self.check_load_error(want);
-                }
-                if !loaded {
-                    return Err("insmod failed".to_string());
-                }
-                self.pid_counter_setup(p, a.get("params"));
-                if s.op == "load_livepatch" {
-                    self.settle(
-                        &format!("the patching transition of {name} to finish"),
-                        |st| st.klp_transition_patch != Some(p),
-                    )?;
-                }
-                Ok(())
+                let mode = match s.op.as_str() {
+                    "load_livepatch" => LoadMode::Wait,
+                    "load_livepatch_nowait" => LoadMode::NoWait,
+                    _ => LoadMode::ExpectFailure,
+                };
+                self.load_patch(p, a, mode)
             }
             "wait_transition_stalled" => {
                 let p = self.patch_arg(a, "patch")?;
@@ -282,6 +325,16 @@ impl Runner<'_> {
             }
             "load_module" | "load_module_expect_failure" => {
                 let m = arg_str(a, "module")?.to_string();
+                if let Some(p) = self.patch_named(&m) {
+                    // The lab's load_mod / load_failing_mod of a patch's
+                    // module: insmod without waiting for the transition.
+                    let mode = if s.op == "load_module" {
+                        LoadMode::NoWait
+                    } else {
+                        LoadMode::ExpectFailure
+                    };
+                    return self.load_patch(p, a, mode);
+                }
                 let obj = self
                     .sc()
                     .object_by_name(&m)
@@ -304,8 +357,9 @@ impl Runner<'_> {
                 if !loaded {
                     return Err("the module load failed".to_string());
                 }
+                self.set_insmod_params(&m, a.get("params"));
                 self.run_init_program(&m)?;
-                self.start_worker(&m, a.get("params"))
+                self.start_worker(&m)
             }
             "unload_module" => {
                 let m = arg_str(a, "module")?.to_string();
@@ -318,18 +372,90 @@ impl Runner<'_> {
                     })?;
                     self.log(format!("cmd_unload({m})"));
                     self.apply(&Action::Rmmod(p));
+                    self.forget_params(p);
                     return Ok(());
                 }
-                let obj = self
-                    .sc()
-                    .object_by_name(&m)
-                    .ok_or_else(|| format!("unknown module `{m}`"))?;
+                self.unload_target(&m)
+            }
+            "try_unload_module" => {
+                let m = arg_str(a, "module")?.to_string();
+                let want = a.get("expected_errno").and_then(Value::as_str);
+                let Some(p) = self.patch_named(&m) else {
+                    self.unload_target(&m)?;
+                    return match want {
+                        Some(w) => Err(format!("rmmod {m} succeeded, expected {w}")),
+                        None => Ok(()),
+                    };
+                };
+                let m = self.sc().patches[p as usize].name.clone();
                 self.log(format!("cmd_unload({m})"));
-                self.stop_worker(&m);
-                self.apply(&Action::UnloadModule(obj));
-                if self.state.modules_loaded & (1 << obj) != 0 {
-                    return Err(format!("rmmod {m} failed: a task still runs its code"));
+                if self.state.patch(p).module_loaded() {
+                    self.apply(&Action::Rmmod(p));
+                } else {
+                    // delete_module of a module that is not there.
+                    self.errors = vec![(2, format!("unload_error({m},ENOENT)"))];
                 }
+                if !self.state.patch(p).module_loaded() {
+                    self.forget_params(p);
+                }
+                self.expect_error(want, &format!("rmmod {m}"))
+            }
+            "write_enabled" => {
+                let p = self.patch_arg(a, "patch")?;
+                let v = a.get("value").ok_or("missing argument `value`")?;
+                let on = match value_text(v).as_str() {
+                    "1" | "true" | "Y" | "y" => true,
+                    "0" | "false" | "N" | "n" => false,
+                    other => return Err(format!("`value` {other} is not a bool")),
+                };
+                let name = self.sc().patches[p as usize].name.clone();
+                let cmd = if on { "cmd_enable" } else { "cmd_disable" };
+                self.log(format!("{cmd}({name})"));
+                self.apply(&Action::WriteEnabled(p, on));
+                let want = a.get("expect_errno").and_then(Value::as_str);
+                self.expect_error(want, &format!("writing {} to {name}/enabled", on as u8))
+            }
+            "force_livepatch" => {
+                let p = self.patch_arg(a, "patch")?;
+                let name = self.sc().patches[p as usize].name.clone();
+                self.log(format!("cmd_force({name})"));
+                self.apply(&Action::WriteForce(p));
+                let want = a.get("expect_errno").and_then(Value::as_str);
+                self.expect_error(want, &format!("writing 1 to {name}/force"))
+            }
+            "set_param" => self.set_param(a),
+            "wait_transition" => {
+                let p = self.patch_arg(a, "patch")?;
+                let v = a.get("value").map(value_text).unwrap_or_else(|| "0".into());
+                let want = match v.as_str() {
+                    "0" => false,
+                    "1" => true,
+                    other => return Err(format!("`value` {other} is neither 0 nor 1")),
+                };
+                let name = self.sc().patches[p as usize].name.clone();
+                self.settle(&format!("{name}/transition to read {v}"), |st| {
+                    st.patch(p).has_sysfs_dir() && (st.klp_transition_patch == Some(p)) == want
+                })
+            }
+            "wait_livepatch_gone" => {
+                let p = self.patch_arg(a, "patch")?;
+                let name = self.sc().patches[p as usize].name.clone();
+                self.settle(&format!("/sys/kernel/livepatch/{name} to go away"), |st| {
+                    !st.patch(p).has_sysfs_dir()
+                })
+            }
+            "sleep" => {
+                // Time passes: the transition work retries, free_work runs,
+                // the workers run; all of it stops changing after a while.
+                for _ in 0..64 {
+                    if !self.work_round() {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            "show_state" => {
+                self.show_state();
                 Ok(())
             }
             "disable_livepatch" => {
@@ -465,17 +591,21 @@ impl Runner<'_> {
         Ok(out)
     }
 
-    /// `,k=v` for cmd_load (the pid list is shown as `<pids>`).
+    /// `,k=v` for cmd_load in the step's own order (the pid list is shown
+    /// as `<pids>`).
     fn params_text(&self, params: Option<&Value>) -> String {
         let Some(Value::Object(map)) = params else {
             return String::new();
         };
-        map.iter()
-            .map(|(k, v)| {
+        let order = &self.case.steps[self.step].param_order;
+        let mut keys: Vec<&String> = order.iter().filter(|k| map.contains_key(*k)).collect();
+        keys.extend(map.keys().filter(|k| !order.contains(k)));
+        keys.into_iter()
+            .map(|k| {
                 if k == "klp_pids" {
                     format!(",{k}=<pids>")
                 } else {
-                    format!(",{k}={}", value_text(v))
+                    format!(",{k}={}", value_text(&map[k]))
                 }
             })
             .collect()
@@ -552,62 +682,354 @@ impl Runner<'_> {
         result
     }
 
-    /// test_klp_callbacks_busy: init schedules the work and waits until the
-    /// worker entered busymod_work_func; without block_transition the work is
-    /// flushed before init returns.
-    fn start_worker(&mut self, module: &str, params: Option<&Value>) -> StepResult {
-        let (Some(def), Some(&task)) = (
-            self.lib.get(module).and_then(|d| d.worker.clone()),
-            self.case.workers.get(module),
-        ) else {
-            return Ok(());
-        };
-        let f = self
-            .sc()
-            .func_by_name(&def.func)
-            .ok_or_else(|| format!("unknown function {}", def.func))?;
-        let block = params
-            .and_then(|p| p.get(&def.block_param))
-            .map(|v| matches!(value_text(v).as_str(), "Y" | "y" | "1" | "true"))
-            .unwrap_or(false);
-        let code = self.apply(&Action::Call {
-            task: task as u8,
-            func: f,
-        });
-        let original = code.first() == Some(&Impl::Original);
-        if !original {
-            // Only the original function completes busymod_work_started,
-            // which init waits for: patched code never does.
-            self.apply(&Action::Return { task: task as u8 });
-            return Err(format!(
-                "the init of {module} never returns: it waits for its worker to enter {}, \
-                 but the worker runs {}'s new code for it",
-                def.func,
-                self.impl_owner(code.first().copied().unwrap_or(Impl::Original))
-            ));
+    /// insmod of a livepatch module, waiting as `mode` says.
+    fn load_patch(&mut self, p: PatchId, a: &Map<String, Value>, mode: LoadMode) -> StepResult {
+        let params = self.insmod_params(p, a.get("params"))?;
+        let name = self.sc().patches[p as usize].name.clone();
+        self.log(format!(
+            "cmd_load({name}{})",
+            self.params_text(a.get("params"))
+        ));
+        let loads = self.state.patch(p).loads;
+        self.apply(&Action::Insmod(p, params));
+        // A new instance: klp_enable_patch succeeded (an insmod of a module
+        // still loaded fails with EEXIST and leaves the old one).
+        let loaded = self.state.patch(p).loads != loads;
+        if mode == LoadMode::ExpectFailure {
+            let want = arg_str(a, "expected_errno")?;
+            if loaded {
+                return Err(format!("insmod succeeded, expected it to fail with {want}"));
+            }
+            return self.check_load_error(want);
         }
-        self.log(def.enter.replace("{module}", module));
-        if !block {
-            self.apply(&Action::Return { task: task as u8 });
-            self.log(def.exit.replace("{module}", module));
+        if !loaded {
+            return Err("insmod failed".to_string());
+        }
+        let module = self.sc().patches[p as usize].module.clone();
+        self.set_insmod_params(&module, a.get("params"));
+        self.pid_counter_setup(p, a.get("params"));
+        if mode == LoadMode::Wait {
+            self.settle(
+                &format!("the patching transition of {name} to finish"),
+                |st| st.klp_transition_patch != Some(p),
+            )?;
         }
         Ok(())
     }
 
-    /// The module's exit clears block_transition and flushes the work.
-    fn stop_worker(&mut self, module: &str) {
-        let (Some(def), Some(&task)) = (
-            self.lib.get(module).and_then(|d| d.worker.clone()),
-            self.case.workers.get(module),
-        ) else {
-            return;
+    /// The module's parameters start with the insmod values.
+    fn set_insmod_params(&mut self, module: &str, params: Option<&Value>) {
+        let values = match params {
+            Some(Value::Object(map)) => map
+                .iter()
+                .map(|(k, v)| (k.clone(), value_text(v)))
+                .collect(),
+            _ => BTreeMap::new(),
         };
-        if let Some(frame) = self.state.tasks[task].frames.last().copied() {
-            self.apply(&Action::Return { task: task as u8 });
-            if frame.code == Impl::Original {
-                self.log(def.exit.replace("{module}", module));
+        self.params.insert(module.to_string(), values);
+    }
+
+    fn forget_params(&mut self, p: PatchId) {
+        if !self.state.patch(p).module_loaded() {
+            let module = self.sc().patches[p as usize].module.clone();
+            self.params.remove(&module);
+        }
+    }
+
+    /// A bool parameter of a loaded module is set.
+    fn param_on(&self, module: &str, param: &str) -> bool {
+        self.params
+            .get(module)
+            .and_then(|m| m.get(param))
+            .is_some_and(|v| truthy(v))
+    }
+
+    /// rmmod of a target module: its exit stops its worker, then the module
+    /// goes (klp_module_going).
+    fn unload_target(&mut self, m: &str) -> StepResult {
+        let obj = self
+            .sc()
+            .object_by_name(m)
+            .ok_or_else(|| format!("unknown module `{m}`"))?;
+        self.log(format!("cmd_unload({m})"));
+        if self.state.modules_loaded & (1 << obj) == 0 {
+            return Err(format!("module {m} is not loaded"));
+        }
+        self.stop_worker(m)?;
+        self.apply(&Action::UnloadModule(obj));
+        if self.state.modules_loaded & (1 << obj) != 0 {
+            return Err(format!("rmmod {m} failed: a task still runs its code"));
+        }
+        self.params.remove(m);
+        Ok(())
+    }
+
+    /// The lab's write_attr / try_unload: an error is logged as the helper
+    /// logs it, and must be the expected one; no error when none is expected.
+    fn expect_error(&mut self, want: Option<&str>, what: &str) -> StepResult {
+        let got = std::mem::take(&mut self.errors).into_iter().next();
+        match (got, want) {
+            (None, None) => Ok(()),
+            (None, Some(w)) => Err(format!("{what} succeeded, expected {w}")),
+            (Some((errno, line)), want) => {
+                self.log(line);
+                let name = klp_model::errno::name(errno);
+                match want {
+                    Some(w) if w == name => Ok(()),
+                    Some(w) => Err(format!("{what} failed with {name}, expected {w}")),
+                    None => Err(format!("{what} failed with {name}")),
+                }
             }
         }
+    }
+
+    /// `echo V > /sys/module/M/parameters/P` (the lab's set_param).
+    fn set_param(&mut self, a: &Map<String, Value>) -> StepResult {
+        let target = arg_str(a, "module")?.to_string();
+        let param = arg_str(a, "param")?.to_string();
+        let value = value_text(a.get("value").ok_or("missing argument `value`")?);
+        let patch = self
+            .sc()
+            .patch_by_name(&target)
+            .or_else(|| self.sc().patch_by_module(&target));
+        let (shown, module, loaded) = match patch {
+            Some(p) => (
+                self.sc().patches[p as usize].name.clone(),
+                self.sc().patches[p as usize].module.clone(),
+                self.state.patch(p).module_loaded(),
+            ),
+            None => {
+                let loaded = self
+                    .sc()
+                    .object_by_name(&target)
+                    .is_some_and(|o| self.state.modules_loaded & (1 << o) != 0);
+                (target.clone(), target.clone(), loaded)
+            }
+        };
+        self.log(format!("cmd_set_param({shown},{param},{value})"));
+        if !loaded {
+            return Err(format!("/sys/module/{module} does not exist"));
+        }
+        if let Some(def) = self.lib.get(&module) {
+            if !def.params.contains(&param) {
+                return Err(format!("module {module} has no parameter `{param}`"));
+            }
+        }
+        if let (Some(p), "pre_patch_ret") = (patch, param.as_str()) {
+            let n: i64 = value
+                .parse()
+                .map_err(|_| format!("pre_patch_ret must be a number, not {value}"))?;
+            self.apply(&Action::SetPrePatchRet(p, n.unsigned_abs().min(255) as u8));
+        }
+        self.params.entry(module).or_default().insert(param, value);
+        Ok(())
+    }
+
+    /// The lab's show_state: `/sys/kernel/livepatch/*` (enabled, transition),
+    /// then the refcount of every loaded module, each list in name order as
+    /// the shell's glob sorts it. A livepatch module holds one reference from
+    /// klp_enable_patch (try_module_get) until klp_free_patch_finish drops it,
+    /// and keeps it for good when the patch was forced; the model's target
+    /// modules are held by nobody (the lab globs /sys/module/test_klp_*, which
+    /// are all the modules the cases load).
+    fn show_state(&mut self) {
+        let sc = self.model.sc.clone();
+        let s = &self.state;
+        let mut dirs: Vec<(&str, String)> = Vec::new();
+        let mut mods: Vec<(&str, String)> = Vec::new();
+        for (i, rec) in s.patches.iter().enumerate() {
+            let def = &sc.patches[i];
+            if rec.has_sysfs_dir() {
+                let transition = s.klp_transition_patch == Some(i as PatchId);
+                dirs.push((
+                    &def.module,
+                    format!(
+                        "sysfs({},enabled={},transition={})",
+                        def.name, rec.enabled as u8, transition as u8
+                    ),
+                ));
+            }
+            if rec.life == Life::Unloaded {
+                continue;
+            }
+            // The reference klp_enable_patch takes (try_module_get) until
+            // klp_free_patch_finish drops it (never when forced).
+            let refcnt = rec.module_ref as u8;
+            mods.push((&def.module, format!("module({},refcnt={refcnt})", def.name)));
+        }
+        for (i, o) in sc.objects.iter().enumerate() {
+            if i as u8 != VMLINUX && s.modules_loaded & (1 << i) != 0 {
+                mods.push((&o.name, format!("module({},refcnt=0)", o.name)));
+            }
+        }
+        dirs.sort();
+        mods.sort();
+        let lines: Vec<String> = dirs.into_iter().chain(mods).map(|(_, l)| l).collect();
+        for l in lines {
+            self.log(l);
+        }
+    }
+
+    fn worker_def(&self, module: &str) -> Option<(WorkerDef, usize)> {
+        let def = self.lib.get(module)?.worker.clone()?;
+        Some((def, *self.case.workers.get(module)?))
+    }
+
+    /// The livepatch module's description of its new code for `func`.
+    fn new_code(&self, patch: PatchId, func: FuncId) -> Option<&NewCodeDef> {
+        let module = &self.sc().patches[patch as usize].module;
+        let name = &self.sc().funcs[func as usize].name;
+        self.lib.get(module)?.code.get(name)
+    }
+
+    /// Whether the frame's code keeps its task sleeping now: the original
+    /// function while its module's `block_param` is set, patched code while
+    /// its livepatch module's `blocks_on_param` is set.
+    fn frame_blocked(&self, module: &str, def: &WorkerDef, frame: Frame) -> bool {
+        match frame.code {
+            Impl::Original => def
+                .block_param
+                .as_deref()
+                .is_some_and(|bp| self.param_on(module, bp)),
+            Impl::Patch { patch, .. } => self.new_code(patch, frame.func).is_some_and(|nc| {
+                let pm = &self.sc().patches[patch as usize].module;
+                self.param_on(pm, &nc.blocks_on_param)
+            }),
+        }
+    }
+
+    /// The worker calls its function: the ftrace handler picks the code; it
+    /// returns at once unless that code sleeps. Returns the code it runs.
+    fn worker_call(&mut self, module: &str, def: &WorkerDef, task: usize) -> StepResult<Impl> {
+        let f = self
+            .sc()
+            .func_by_name(&def.func)
+            .ok_or_else(|| format!("unknown function {}", def.func))?;
+        self.apply(&Action::Call {
+            task: task as u8,
+            func: f,
+        });
+        let frame = *self.state.tasks[task]
+            .frames
+            .last()
+            .ok_or("the call left no frame")?;
+        if frame.code == Impl::Original {
+            if let Some(e) = &def.enter {
+                self.log(e.replace("{module}", module));
+            }
+        }
+        if self.frame_blocked(module, def, frame) {
+            if let Impl::Patch { patch, .. } = frame.code {
+                let name = self.sc().patches[patch as usize].name.clone();
+                if let Some(e) = self.new_code(patch, f).and_then(|nc| nc.on_block.clone()) {
+                    self.log(e.replace("{patch}", &name));
+                }
+            }
+        } else {
+            self.worker_return(module, def, task, frame, false);
+        }
+        Ok(frame.code)
+    }
+
+    /// The worker leaves its function (after sleeping in it if `slept`).
+    fn worker_return(
+        &mut self,
+        module: &str,
+        def: &WorkerDef,
+        task: usize,
+        frame: Frame,
+        slept: bool,
+    ) {
+        if let (true, Impl::Patch { patch, .. }) = (slept, frame.code) {
+            let name = self.sc().patches[patch as usize].name.clone();
+            if let Some(e) = self
+                .new_code(patch, frame.func)
+                .and_then(|nc| nc.on_release.clone())
+            {
+                self.log(e.replace("{patch}", &name));
+            }
+        }
+        self.apply(&Action::Return { task: task as u8 });
+        if frame.code == Impl::Original {
+            if let Some(e) = &def.exit {
+                self.log(e.replace("{module}", module));
+            }
+        }
+    }
+
+    /// Time passes for the workers: one that sleeps returns once nothing
+    /// keeps it sleeping; a kthread loop outside its function calls it.
+    fn tick_workers(&mut self) {
+        for module in self.running.clone() {
+            let Some((def, task)) = self.worker_def(&module) else {
+                continue;
+            };
+            match self.state.tasks[task].frames.last().copied() {
+                Some(frame) if !self.frame_blocked(&module, &def, frame) => {
+                    self.worker_return(&module, &def, task, frame, true);
+                }
+                Some(_) => {}
+                None if def.repeat => {
+                    // Cannot fail: the function exists (start_worker called it).
+                    let _ = self.worker_call(&module, &def, task);
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Module init starts the worker. test_klp_callbacks_busy (a work item,
+    /// `repeat: false`) waits until the worker entered the original function
+    /// (busymod_work_started); without block_transition the work is flushed
+    /// before init returns. test_klp_lab_target (a kthread) makes its first
+    /// call right away.
+    fn start_worker(&mut self, module: &str) -> StepResult {
+        let Some((def, task)) = self.worker_def(module) else {
+            return Ok(());
+        };
+        self.running.insert(module.to_string());
+        let code = self.worker_call(module, &def, task)?;
+        if !def.repeat && code != Impl::Original {
+            // Only the original function completes busymod_work_started,
+            // which init waits for: patched code never does.
+            if !self.state.tasks[task].frames.is_empty() {
+                self.apply(&Action::Return { task: task as u8 });
+            }
+            self.running.remove(module);
+            return Err(format!(
+                "the init of {module} never returns: it waits for its worker to enter {}, \
+                 but the worker runs {}'s new code for it",
+                def.func,
+                self.impl_owner(code)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The module's exit clears its blocking parameter and waits for its
+    /// worker (flush_work / kthread_stop); a worker sleeping in a patch's
+    /// code that the exit cannot wake makes the exit wait forever.
+    fn stop_worker(&mut self, module: &str) -> StepResult {
+        let Some((def, task)) = self.worker_def(module) else {
+            return Ok(());
+        };
+        self.running.remove(module);
+        if let Some(bp) = &def.block_param {
+            if let Some(m) = self.params.get_mut(module) {
+                m.insert(bp.clone(), "N".to_string());
+            }
+        }
+        if let Some(frame) = self.state.tasks[task].frames.last().copied() {
+            if self.frame_blocked(module, &def, frame) {
+                return Err(format!(
+                    "the exit of {module} never returns: it waits for its worker, which sleeps in {}'s code for {}",
+                    self.impl_owner(frame.code),
+                    def.func
+                ));
+            }
+            self.worker_return(module, &def, task, frame, true);
+        }
+        Ok(())
     }
 
     fn pid_counter_setup(&mut self, p: PatchId, params: Option<&Value>) {
