@@ -74,8 +74,31 @@ fn class_of(a: &Action) -> Option<Class> {
     }
 }
 
+/// Fingerprints are already well mixed: hash them as they are.
+#[derive(Default)]
+struct Passthrough(u64);
+
+impl std::hash::Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Builds the graph; states are told apart by their 64-bit fingerprint (as
+/// in the native engine: the collision probability is reported there), so
+/// the index holds 12 bytes per state instead of a second copy of it.
 fn build(model: &KlpModel, max_states: usize) -> Result<Graph, String> {
-    let mut index: HashMap<State, u32> = HashMap::new();
+    let fp = crate::engine::Fingerprinter::default();
+    let mut index: HashMap<u64, u32, std::hash::BuildHasherDefault<Passthrough>> =
+        HashMap::default();
     let mut g = Graph {
         states: vec![],
         edges: vec![],
@@ -83,8 +106,8 @@ fn build(model: &KlpModel, max_states: usize) -> Result<Graph, String> {
     };
     let mut queue = VecDeque::new();
     for s in model.init_states() {
-        if !index.contains_key(&s) {
-            index.insert(s.clone(), g.states.len() as u32);
+        if let std::collections::hash_map::Entry::Vacant(e) = index.entry(fp.fingerprint(&s)) {
+            e.insert(g.states.len() as u32);
             g.states.push(s);
             g.edges.push(vec![]);
             g.parent.push(None);
@@ -99,14 +122,15 @@ fn build(model: &KlpModel, max_states: usize) -> Result<Graph, String> {
             let Some(next) = model.next_state(&g.states[i as usize], a.clone()) else {
                 continue;
             };
-            let j = match index.get(&next) {
+            let key = fp.fingerprint(&next);
+            let j = match index.get(&key) {
                 Some(&j) => j,
                 None => {
                     if g.states.len() >= max_states {
                         return Err(format!("more than {max_states} states"));
                     }
                     let j = g.states.len() as u32;
-                    index.insert(next.clone(), j);
+                    index.insert(key, j);
                     g.states.push(next);
                     g.edges.push(vec![]);
                     g.parent.push(Some((i, a.clone())));

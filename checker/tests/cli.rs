@@ -116,7 +116,7 @@ const PASSING: &str = r#"{
   "objects": {"vmlinux": {"funcs": ["cmdline_proc_show"]}},
   "patches": {"P1": {"module": "livepatch_p1",
                      "objects": {"vmlinux": {"funcs": {"cmdline_proc_show": {}}}}}},
-  "expect": {"replace-completes": "violated", "replaced-patch-reloadable": "violated"}
+  "expect": {"replace-completes": "violated", "replaced-patch-reloadable": "violated", "replace-over-disabled": "violated", "disable-from-middle": "violated"}
 }
 "#;
 
@@ -129,7 +129,7 @@ const FAILING: &str = r#"{
   "patches": {"P1": {"module": "livepatch_p1",
                      "objects": {"vmlinux": {"funcs": {"cmdline_proc_show": {}}}}}},
   "admin": {"force": true},
-  "expect": {"replace-completes": "violated", "replaced-patch-reloadable": "violated"}
+  "expect": {"replace-completes": "violated", "replaced-patch-reloadable": "violated", "replace-over-disabled": "violated", "disable-from-middle": "violated"}
 }
 "#;
 
@@ -532,7 +532,7 @@ fn json_format_prints_one_object_per_scenario_per_line() {
         .collect();
     for v in &reports {
         assert_report_shape(v);
-        assert_eq!(v["engine"], "stateright-bfs");
+        assert_eq!(v["engine"], "native");
         assert_eq!(v["threads"], 1);
         assert_eq!(v["profile"], "mainline");
         assert_eq!(v["variant"], "none");

@@ -15,36 +15,53 @@ fn all_specs() -> Vec<PathBuf> {
     expand(&[specs_dir()]).expect("specs/ has scenarios")
 }
 
-fn bounds() -> Bounds {
+fn bounds(symmetry: bool) -> Bounds {
     Bounds {
         threads: 2,
         max_states: None,
         timeout: None,
-        symmetry: false,
+        symmetry,
+        memory: None,
     }
 }
 
+fn statuses(r: &klp_reports::ScenarioReport) -> Vec<(String, &'static str)> {
+    r.properties
+        .iter()
+        .map(|p| (p.id.clone(), p.status.as_str()))
+        .collect()
+}
+
 /// Each spec's verdicts match its `expect` and its count matches
-/// `expected_unique_states` on stateright's BFS and DFS, and both engines
-/// find the same number of unique states.
+/// `expected_unique_states` on the native engine and on stateright's BFS
+/// and DFS; all three find the same unique states; with symmetry reduction
+/// (native, and stateright's DFS with the same canonical form) the verdicts
+/// do not change and both engines agree on the reduced count.
 #[test]
-fn every_spec_meets_expectations_on_both_stateright_engines() {
+fn every_spec_meets_expectations_and_engines_agree() {
     let mut failures = Vec::new();
     for path in all_specs() {
         let scenario = load(&path).unwrap_or_else(|e| panic!("{e}"));
-        if scenario.scenario.script.is_some() && scenario.scenario.tasks.count == 0 {
-            continue;
-        }
         assert!(
             scenario.scenario.expected_unique_states.is_some(),
             "{}: every scenario pins expected_unique_states",
             path.display()
         );
         let mut counts = Vec::new();
-        for engine in [EngineKind::StaterightBfs, EngineKind::StaterightDfs] {
+        let mut verdicts = Vec::new();
+        for engine in [
+            EngineKind::Native,
+            EngineKind::StaterightBfs,
+            EngineKind::StaterightDfs,
+        ] {
             let l = load(&path).unwrap();
-            let r = check_scenario(&path, l.scenario, engine, &bounds());
-            assert!(r.complete, "{}: search incomplete", path.display());
+            let r = check_scenario(&path, l.scenario, engine, &bounds(false));
+            assert!(
+                r.complete,
+                "{}: search incomplete on {}",
+                path.display(),
+                engine.name()
+            );
             if !r.ok {
                 failures.push(format!(
                     "{} on {}:\n{}",
@@ -54,11 +71,36 @@ fn every_spec_meets_expectations_on_both_stateright_engines() {
                 ));
             }
             counts.push(r.stats.unique_states);
+            verdicts.push(statuses(&r));
+        }
+        assert!(
+            counts.iter().all(|&c| c == counts[0]),
+            "{}: engines disagree on unique states: {counts:?}",
+            path.display()
+        );
+        assert!(
+            verdicts.iter().all(|v| *v == verdicts[0]),
+            "{}: engines disagree on verdicts",
+            path.display()
+        );
+        let mut sym_counts = Vec::new();
+        for engine in [EngineKind::Native, EngineKind::StaterightDfs] {
+            let l = load(&path).unwrap();
+            let r = check_scenario(&path, l.scenario, engine, &bounds(true));
+            assert_eq!(
+                statuses(&r),
+                verdicts[0],
+                "{}: symmetry changed a verdict on {}",
+                path.display(),
+                engine.name()
+            );
+            assert!(r.stats.unique_states <= counts[0]);
+            sym_counts.push(r.stats.unique_states);
         }
         assert_eq!(
-            counts[0],
-            counts[1],
-            "{}: BFS and DFS disagree on unique states",
+            sym_counts[0],
+            sym_counts[1],
+            "{}: native and stateright-dfs disagree with symmetry",
             path.display()
         );
     }

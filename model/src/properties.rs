@@ -130,7 +130,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         PropertyInfo {
         id: "replace-over-disabled",
         kind: Kind::Sometimes,
-        meaning: "witness: a replace patch is enabled while a patch in front of it on klp_patches is not (the v7 draft's exception to the stacking order)",
+                meaning: "witness: a replace patch is enabled (or being enabled) while a patch in front of it on klp_patches is not (the v7 draft's exception to the stacking order)",
         check: replace_over_disabled,
     },
     PropertyInfo {
@@ -365,10 +365,7 @@ fn no_patch_release_pending(_: &Scenario, s: &State) -> bool {
 fn replace_over_disabled(_: &Scenario, s: &State) -> bool {
     s.klp_patches.iter().enumerate().any(|(i, &q)| {
         let r = s.patch(q);
-        r.replace
-            && r.enabled
-            && s.klp_transition_patch != Some(q)
-            && s.klp_patches[..i].iter().any(|&p| !s.patch(p).enabled)
+        r.replace && r.enabled && s.klp_patches[..i].iter().any(|&p| !s.patch(p).enabled)
     })
 }
 
