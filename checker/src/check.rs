@@ -53,6 +53,7 @@ pub fn report(
             expected: expected.as_str().to_string(),
             ok,
             trace: found.map(|actions| build_trace(model, actions)),
+            actions: found.cloned(),
         });
     }
     // Pinned counts are for searches without symmetry reduction.
@@ -86,6 +87,7 @@ pub fn report(
         },
         properties,
         expected_unique_states,
+        coverage: None,
         ok: false,
     };
     r.ok = r.properties.iter().all(|p| p.ok) && r.count_ok();

@@ -380,7 +380,7 @@ impl Compiler {
         }
         let tasks = self.tasks(&spec.tasks, &patches, spec.script.is_some())?;
         let admin = self.admin(&spec.admin, &patches)?;
-        for (id, _) in &spec.expect {
+        for id in spec.expect.keys() {
             if !crate::properties::PROPERTY_IDS.contains(&id.as_str()) {
                 return Err(semantic(
                     format!("expect.{id}"),
