@@ -127,6 +127,16 @@ pub fn replay(spec: &Path, trace: &Path) -> i32 {
             }
         }
         let got: Vec<String> = events.iter().map(|e| e.oracle(sc)).collect();
+        if next == state && got != step.events {
+            return fail(
+                &mut out,
+                format!(
+                    "step {n} (`{}`) no longer applies: it fails now ({})",
+                    step.command,
+                    got.join(", ")
+                ),
+            );
+        }
         if got != step.events {
             let i = got
                 .iter()
