@@ -155,3 +155,103 @@ pub fn sarif(checked: &[Checked]) -> String {
     };
     serde_json::to_string_pretty(&log).expect("SARIF serializes") + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+
+    use super::sarif;
+    use crate::ci::Checked;
+    use crate::report::{PropertyReport, ScenarioReport, SpecRef, Stats, Status, TraceStep};
+
+    fn report(ok: bool) -> ScenarioReport {
+        ScenarioReport {
+            schema_version: 1,
+            spec: SpecRef {
+                name: "s".into(),
+                path: "./specs/doc/s.json".into(),
+            },
+            profile: "mainline".into(),
+            variant: "none".into(),
+            engine: "stateright-bfs".into(),
+            threads: 1,
+            complete: true,
+            incomplete_reason: None,
+            stats: Stats {
+                states: 1,
+                unique_states: 1,
+                max_depth: 0,
+                seconds: 0.0,
+                states_per_second: 0.0,
+            },
+            properties: vec![PropertyReport {
+                id: "shadow-no-use-after-free".into(),
+                kind: "always".into(),
+                status: Status::Violated,
+                expected: if ok { "violated" } else { "holds" }.into(),
+                ok,
+                trace: Some(vec![TraceStep {
+                    action: "insmod p.ko".into(),
+                    events: vec![],
+                    log: vec![],
+                    transcript: vec![],
+                }]),
+                actions: None,
+            }],
+            expected_unique_states: None,
+            coverage: None,
+            ok,
+        }
+    }
+
+    fn log(ok: bool) -> Value {
+        let r = report(ok);
+        let folders = BTreeMap::from([(
+            "shadow-no-use-after-free".to_string(),
+            "out/s/x".to_string(),
+        )]);
+        let text = "{\n  \"patches\": {\"P\": {}},\n  \"expect\": {\n    \"shadow-no-use-after-free\": \"holds\"\n  }\n}\n";
+        let c = Checked {
+            report: &r,
+            folders: &folders,
+            spec_text: Some(text),
+        };
+        serde_json::from_str(&sarif(&[c])).unwrap()
+    }
+
+    /// The fields GitHub code scanning requires of an uploaded SARIF file.
+    #[test]
+    fn sarif_has_the_fields_github_requires() {
+        let v = log(false);
+        assert_eq!(v["version"], "2.1.0");
+        assert!(v["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+        let run = &v["runs"][0];
+        assert_eq!(run["tool"]["driver"]["name"], "klpcheck");
+        let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+        assert!(rules.iter().any(|r| r["id"] == "shadow-no-use-after-free"
+            && r["shortDescription"]["text"].is_string()
+            && r["fullDescription"]["text"].is_string()));
+        let res = &run["results"][0];
+        assert_eq!(res["ruleId"], "shadow-no-use-after-free");
+        assert_eq!(
+            rules[res["ruleIndex"].as_u64().unwrap() as usize]["id"],
+            "shadow-no-use-after-free"
+        );
+        assert_eq!(res["level"], "error");
+        let msg = res["message"]["text"].as_str().unwrap();
+        assert!(msg.contains("s: shadow-no-use-after-free is violated (expected holds)"));
+        assert!(msg.contains("1. insmod p.ko"));
+        assert!(msg.contains("traces: out/s/x"));
+        let loc = &res["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "specs/doc/s.json");
+        assert_eq!(loc["region"]["startLine"], 4);
+    }
+
+    /// A property that met its expectation is no result.
+    #[test]
+    fn sarif_lists_only_failed_expectations() {
+        assert_eq!(log(true)["runs"][0]["results"], serde_json::json!([]));
+    }
+}
