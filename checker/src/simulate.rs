@@ -73,6 +73,7 @@ pub fn walks(model: &KlpModel, seed: u64, runs: impl Iterator<Item = u64>, depth
         let mut rng = walk_rng(seed, run);
         let mut state = model.boot();
         let mut path: Vec<Action> = Vec::new();
+        let mut walked = 0u64;
         loop {
             if seen.len() < 1_000_000 {
                 seen.insert(state.clone());
@@ -90,9 +91,10 @@ pub fn walks(model: &KlpModel, seed: u64, runs: impl Iterator<Item = u64>, depth
                     }
                 }
             }
-            if path.len() as u64 >= depth {
+            if walked >= depth {
                 break;
             }
+            walked += 1;
             actions.clear();
             model.actions(&state, &mut actions);
             if actions.is_empty() {
@@ -102,9 +104,14 @@ pub fn walks(model: &KlpModel, seed: u64, runs: impl Iterator<Item = u64>, depth
             let Some(next) = model.next_state(&state, a.clone()) else {
                 break;
             };
-            state = next;
-            path.push(a);
             steps += 1;
+            // A step that changes nothing (a failing rmmod or sysfs write)
+            // is walked but not kept: the path stays a path of changes, as
+            // the exhaustive engines' paths are.
+            if next != state {
+                state = next;
+                path.push(a);
+            }
             max_depth = max_depth.max(path.len() as u64);
         }
     }

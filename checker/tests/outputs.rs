@@ -278,6 +278,23 @@ fn simulate_prints_a_reproducing_command_line() {
     };
     assert!(trace(&text(&o.stdout)).contains("counterexample"));
     assert_eq!(trace(&text(&o.stdout)), trace(&text(&again.stdout)));
+
+    // --out writes the walk like a check violation, and it replays.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut with_out = args.clone();
+    with_out.extend(["--out", tmp.path().to_str().unwrap()]);
+    assert_eq!(klpcheck(&with_out).status.code(), Some(0));
+    let d = tmp
+        .path()
+        .join("claim-08-shadow-freed-in-module-exit/shadow-no-use-after-free");
+    let run = klpcheck(&["run", d.join("case.json").to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let rp = klpcheck(&[
+        "replay",
+        s.to_str().unwrap(),
+        d.join("trace.json").to_str().unwrap(),
+    ]);
+    assert_eq!(rp.status.code(), Some(0), "{}", text(&rp.stderr));
 }
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
