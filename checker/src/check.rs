@@ -54,6 +54,7 @@ pub fn report(
             ok,
             trace: found.map(|actions| build_trace(model, actions)),
             loop_start: None,
+            actions: found.cloned(),
         });
     }
     for l in crate::liveness::check_liveness(model, liveness_bound(bounds)) {
@@ -79,6 +80,7 @@ pub fn report(
             ok,
             trace,
             loop_start,
+            actions: None,
         });
     }
     // Pinned counts are for searches without symmetry reduction.
@@ -113,6 +115,7 @@ pub fn report(
         },
         properties,
         expected_unique_states,
+        coverage: None,
         ok: false,
     };
     r.ok = r.properties.iter().all(|p| p.ok) && r.count_ok();

@@ -56,6 +56,30 @@ pub struct Outcome {
     pub discoveries: Vec<Option<Vec<Action>>>,
 }
 
+/// Runs the chosen engine, reporting progress (the native engine reports
+/// once, at the end).
+pub fn run_with_progress(
+    model: &KlpModel,
+    kind: EngineKind,
+    bounds: &Bounds,
+    progress: &mut dyn FnMut(&Snapshot),
+) -> Outcome {
+    match kind {
+        EngineKind::Native => {
+            let o = run_native(model, bounds);
+            progress(&Snapshot {
+                states: o.states,
+                unique_states: o.unique_states,
+                max_depth: o.max_depth,
+                seconds: o.seconds,
+                queue: None,
+            });
+            o
+        }
+        _ => run_stateright_with_progress(model, kind, bounds, progress),
+    }
+}
+
 /// Runs the chosen engine.
 pub fn run(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Outcome {
     match kind {
@@ -118,9 +142,30 @@ pub fn run_native(model: &KlpModel, bounds: &Bounds) -> Outcome {
     }
 }
 
+/// A snapshot of a running search, for progress lines.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Snapshot {
+    pub states: u64,
+    pub unique_states: u64,
+    pub max_depth: u64,
+    pub seconds: f64,
+    /// States waiting to be explored, when the engine knows.
+    pub queue: Option<u64>,
+}
+
 /// Runs stateright's BFS or DFS checker over the whole reachable space (it
 /// never stops early on discoveries, so state counts are comparable).
 pub fn run_stateright(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Outcome {
+    run_stateright_with_progress(model, kind, bounds, &mut |_| {})
+}
+
+/// The same, calling `progress` about five times a second while it runs.
+pub fn run_stateright_with_progress(
+    model: &KlpModel,
+    kind: EngineKind,
+    bounds: &Bounds,
+    progress: &mut dyn FnMut(&Snapshot),
+) -> Outcome {
     let props = model.properties();
     let start = Instant::now();
     let mut builder = model
@@ -138,8 +183,8 @@ pub fn run_stateright(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Ou
         builder = builder.symmetry();
     }
     let (states, unique, depth, found) = match kind {
-        EngineKind::StaterightDfs => collect(builder.spawn_dfs().join(), &props),
-        _ => collect(builder.spawn_bfs().join(), &props),
+        EngineKind::StaterightDfs => collect(watch(builder.spawn_dfs(), start, progress), &props),
+        _ => collect(watch(builder.spawn_bfs(), start, progress), &props),
     };
     let seconds = start.elapsed().as_secs_f64();
     let timed_out = bounds.timeout.is_some_and(|t| start.elapsed() >= t);
@@ -166,6 +211,25 @@ pub fn run_stateright(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Ou
         seconds,
         discoveries: found,
     }
+}
+
+/// Polls a running checker until it is done.
+fn watch<C: Checker<KlpModel>>(
+    checker: C,
+    start: Instant,
+    progress: &mut dyn FnMut(&Snapshot),
+) -> C {
+    while !checker.is_done() {
+        progress(&Snapshot {
+            states: checker.state_count() as u64,
+            unique_states: checker.unique_state_count() as u64,
+            max_depth: checker.max_depth() as u64,
+            seconds: start.elapsed().as_secs_f64(),
+            queue: None,
+        });
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    checker.join()
 }
 
 type Collected = (u64, u64, u64, Vec<Option<Vec<Action>>>);

@@ -14,10 +14,17 @@
 
 pub mod check;
 pub mod cli;
+pub mod cmd_check;
+pub mod coverage;
 pub mod engine;
 pub mod engines;
+pub mod explore;
 pub mod list;
 pub mod liveness;
 pub mod load;
+pub mod out;
+pub mod progress;
+pub mod replay;
 pub mod run;
 pub mod selftest;
+pub mod simulate;

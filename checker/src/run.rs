@@ -1,14 +1,8 @@
 //! Turning parsed arguments into work and an exit code.
 
 use std::io::Write;
-use std::time::Duration;
 
-use klp_model::{Profile, Variant};
-
-use crate::check::check_scenario;
-use crate::cli::{CheckArgs, Cli, Command, Format};
-use crate::engines::Bounds;
-use crate::load::{expand, load};
+use crate::cli::{Cli, Command};
 
 /// Exit codes of the CLI contract.
 pub const EXIT_OK: i32 = 0;
@@ -21,8 +15,11 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Schema => print(&klp_model::spec::schema_json()),
         Command::List => print(&crate::list::render()),
-        Command::Check(args) => check(&args),
+        Command::Check(args) => crate::cmd_check::check(&args),
         Command::Run(args) => run_script(&args.file),
+        Command::Replay(args) => crate::replay::replay(&args.spec, &args.trace),
+        Command::Simulate(args) => crate::simulate::simulate(&args),
+        Command::Explore(args) => crate::explore::explore(&args.spec, &args.addr),
     }
 }
 
@@ -32,106 +29,9 @@ fn print(text: &str) -> i32 {
     EXIT_OK
 }
 
-fn usage_error(msg: impl std::fmt::Display) -> i32 {
+pub fn usage_error(msg: impl std::fmt::Display) -> i32 {
     eprintln!("klpcheck: {msg}");
     EXIT_USAGE
-}
-
-fn check(args: &CheckArgs) -> i32 {
-    let mut profiles = Vec::new();
-    for name in args
-        .profile
-        .iter()
-        .flat_map(|p| p.split(','))
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        match Profile::from_name(name) {
-            Some(p) => profiles.push(p),
-            None => return usage_error(format!("unknown profile `{name}` (see `klpcheck list`)")),
-        }
-    }
-    let variant = match &args.variant {
-        None => None,
-        Some(name) => match Variant::from_name(name) {
-            Some(v) => Some(v),
-            None => return usage_error(format!("unknown variant `{name}` (see `klpcheck list`)")),
-        },
-    };
-    if args.threads == Some(0) {
-        return usage_error("--threads must be at least 1");
-    }
-    if args.max_states == Some(0) {
-        return usage_error("--max-states must be at least 1");
-    }
-    let files = match expand(&args.specs) {
-        Ok(f) => f,
-        Err(e) => return usage_error(e),
-    };
-    // Load everything first: bad input is reported before any search runs.
-    let mut loaded = Vec::new();
-    for f in &files {
-        match load(f) {
-            Ok(l) => loaded.push(l),
-            Err(e) => return usage_error(e),
-        }
-    }
-    let bounds = Bounds {
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        max_states: args.max_states,
-        timeout: args.timeout.map(Duration::from_secs),
-        symmetry: if args.symmetry {
-            true
-        } else if args.no_symmetry {
-            false
-        } else {
-            args.engine == crate::engines::EngineKind::Native
-        },
-        memory: args.memory,
-    };
-    let mut failed = false;
-    let mut incomplete = false;
-    let mut out = std::io::stdout().lock();
-    for mut l in loaded {
-        if let Some(v) = variant {
-            l.scenario.variant = v;
-        }
-        // One run per profile asked for (the scenario's own by default).
-        let runs: Vec<Profile> = if profiles.is_empty() {
-            vec![l.scenario.profile]
-        } else {
-            profiles.clone()
-        };
-        let mut reports = Vec::new();
-        for p in &runs {
-            let mut sc = l.scenario.clone();
-            sc.profile = *p;
-            let report = check_scenario(&l.path, sc, args.engine, &bounds);
-            failed |= !report.ok;
-            incomplete |= !report.complete;
-            reports.push(report);
-        }
-        let text = match args.format {
-            Format::Json => reports
-                .iter()
-                .map(|r| serde_json::to_string(r).expect("report serializes") + "\n")
-                .collect(),
-            Format::Text if reports.len() > 1 => klp_reports::text::render_side_by_side(&reports),
-            Format::Text => klp_reports::text::render(&reports[0]),
-        };
-        if out.write_all(text.as_bytes()).is_err() {
-            break;
-        }
-    }
-    if failed {
-        EXIT_FAILED
-    } else if incomplete && args.fail_on_incomplete {
-        EXIT_INCOMPLETE
-    } else {
-        EXIT_OK
-    }
 }
 
 /// `klpcheck run`: events on stdout, the verdict and first divergence on

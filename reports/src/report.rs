@@ -10,10 +10,11 @@
 //!                 "expected":"holds","ok":true,"trace":null}],"ok":true}
 //! ```
 
-use serde::Serialize;
+use klp_model::Action;
+use serde::{Deserialize, Serialize};
 
 /// Which scenario, and from which file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SpecRef {
     pub name: String,
     pub path: String,
@@ -83,6 +84,9 @@ pub struct PropertyReport {
     /// the last state forever).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loop_start: Option<usize>,
+    /// The path behind `trace`, for the writers of trace files.
+    #[serde(skip)]
+    pub actions: Option<Vec<Action>>,
 }
 
 /// The result of one scenario.
@@ -104,7 +108,36 @@ pub struct ScenarioReport {
     /// the run can be compared with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_unique_states: Option<u64>,
+    /// How often each kind of action fired (when computed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
     pub ok: bool,
+}
+
+/// Per scenario: how often each kind of action the scenario allows was
+/// enabled and how often it changed the state, over the reachable states.
+#[derive(Debug, Clone, Serialize)]
+pub struct Coverage {
+    /// Whether every reachable state was visited.
+    pub complete: bool,
+    /// Reachable states visited.
+    pub states: u64,
+    pub actions: Vec<ActionCount>,
+    /// Allowed actions that never fired, and `sometimes` properties never
+    /// satisfied.
+    pub warnings: Vec<String>,
+    /// The warnings that `--fail-on-vacuous` turns into a failure.
+    pub vacuous: bool,
+}
+
+/// One kind of action (`insmod P1`, `task call f()`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionCount {
+    pub kind: String,
+    /// Transitions out of reachable states where it was enabled.
+    pub enabled: u64,
+    /// Of those, the ones that changed the state.
+    pub fired: u64,
 }
 
 impl ScenarioReport {

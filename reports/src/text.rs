@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::report::{ScenarioReport, Status, TraceStep};
+use crate::report::{Coverage, ScenarioReport, Status, TraceStep};
 
 /// Renders one scenario's result.
 pub fn render(r: &ScenarioReport) -> String {
@@ -82,12 +82,7 @@ pub fn render(r: &ScenarioReport) -> String {
 pub fn render_trace(trace: &[TraceStep], indent: &str) -> String {
     let mut out = String::new();
     for (i, step) in trace.iter().enumerate() {
-        let shell = !step.action.starts_with('[') && !step.action.starts_with("task ");
-        if shell {
-            let _ = writeln!(out, "{indent}{:>3}. $ {}", i + 1, step.action);
-        } else {
-            let _ = writeln!(out, "{indent}{:>3}. ({})", i + 1, step.action);
-        }
+        out += &step_header(i, step, indent);
         for line in &step.transcript {
             let _ = writeln!(out, "{indent}       {line}");
         }
@@ -142,6 +137,38 @@ pub fn render_side_by_side(reports: &[ScenarioReport]) -> String {
         for r in reports.iter().filter(|r| !r.ok) {
             out += &render(r);
         }
+    }
+    out
+}
+
+/// Whether a step is a command typed in a shell (not a kernel work item or a
+/// task's step).
+pub fn is_shell(action: &str) -> bool {
+    !action.starts_with('[') && !action.starts_with("task ")
+}
+
+/// `  3. $ insmod p.ko` or `  4. (task 1 calls f())`, with a newline.
+pub fn step_header(i: usize, step: &TraceStep, indent: &str) -> String {
+    if is_shell(&step.action) {
+        format!("{indent}{:>3}. $ {}\n", i + 1, step.action)
+    } else {
+        format!("{indent}{:>3}. ({})\n", i + 1, step.action)
+    }
+}
+
+/// The action coverage table: each kind, how often it changed the state and
+/// how often it was enabled.
+pub fn render_coverage(c: &Coverage) -> String {
+    let mut out = format!(
+        "  action coverage ({} states{}): fired/enabled\n",
+        c.states,
+        if c.complete { "" } else { ", incomplete" }
+    );
+    for a in &c.actions {
+        let _ = writeln!(out, "    {:>7}/{:<7} {}", a.fired, a.enabled, a.kind);
+    }
+    for w in &c.warnings {
+        let _ = writeln!(out, "    warning: {w}");
     }
     out
 }

@@ -44,7 +44,17 @@ pub const STEP_OPS: &[&str] = &[
     "wait_livepatch_gone",
     "sleep",
     "show_state",
+    // klpcheck's own ops, for counterexamples written by `check --out`
+    // (reports/src/reproducer.rs): they do not wait.
+    "transition_work",
+    "free_work",
+    "task_call",
+    "task_return",
 ];
+
+/// Ops that drive the model's tasks directly: a script that uses them gets no
+/// test-module workers or init programs (its tasks are the scenario's own).
+pub const TASK_OPS: &[&str] = &["task_call", "task_return"];
 
 /// One step: its op and arguments.
 #[derive(Debug, Clone)]
@@ -86,6 +96,8 @@ pub struct Case {
     pub workers: BTreeMap<String, usize>,
     /// Task slots of the getpid loops (spawn_getpid_loops).
     pub hammers: Vec<usize>,
+    /// The script drives the tasks itself (`task_call`, `task_return`).
+    pub explicit_tasks: bool,
 }
 
 /// How many getpid loops the model runs for `spawn_getpid_loops`.
@@ -353,6 +365,7 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
         expected_events: expected(value, "expected_events")?,
         workers,
         hammers,
+        explicit_tasks: false,
     })
 }
 
@@ -363,10 +376,11 @@ fn from_spec(spec: &Spec, stem: &str, lib: &Library) -> Result<Case, String> {
         .ok_or("this scenario has no `script` to run (use `klpcheck check` for a search)")?;
     let steps = parse_steps(&Value::Array(script.clone()), "script")?;
     let scenario = Scenario::compile(spec, stem).map_err(|e| e.to_string())?;
+    let explicit_tasks = steps.iter().any(|s| TASK_OPS.contains(&s.op.as_str()));
     let mut workers = BTreeMap::new();
     let mut next = 0usize;
     for o in &scenario.objects {
-        if lib.get(&o.name).is_some_and(|d| d.worker.is_some()) {
+        if !explicit_tasks && lib.get(&o.name).is_some_and(|d| d.worker.is_some()) {
             workers.insert(o.name.clone(), next);
             next += 1;
         }
@@ -390,5 +404,6 @@ fn from_spec(spec: &Spec, stem: &str, lib: &Library) -> Result<Case, String> {
         steps,
         workers,
         hammers,
+        explicit_tasks,
     })
 }

@@ -543,6 +543,22 @@ impl Runner<'_> {
                 }
             }
             "check_sysfs" => self.check_sysfs(a),
+            "transition_work" => {
+                if self.state.klp_transition_patch.is_none() {
+                    return Err("no transition is in progress".to_string());
+                }
+                self.apply(&Action::TransitionWork);
+                Ok(())
+            }
+            "free_work" => {
+                let p = self.patch_arg(a, "patch")?;
+                if self.state.patch(p).life != Life::Freeing {
+                    return Err("the patch has no pending free_work".to_string());
+                }
+                self.apply(&Action::FreeWork(p));
+                Ok(())
+            }
+            "task_call" | "task_return" => self.task_step(s),
             "spawn_getpid_loops" | "kill_getpid_loops" => Ok(()),
             "wait_npids_zero" => self.wait_npids_zero(),
             "log_npids" => {
@@ -562,6 +578,37 @@ impl Runner<'_> {
             )),
             other => Err(format!("unknown step op `{other}`")),
         }
+    }
+
+    /// `task_call{task,func}` / `task_return{task}`: a step of one of the
+    /// scenario's tasks (tasks numbered from 1); no kernel command.
+    fn task_step(&mut self, s: &Step) -> StepResult {
+        let n = s
+            .args
+            .get("task")
+            .and_then(Value::as_u64)
+            .ok_or("missing number argument `task`")? as usize;
+        if n == 0 || n > self.state.tasks.len() {
+            return Err(format!(
+                "no task {n} (the scenario has {})",
+                self.state.tasks.len()
+            ));
+        }
+        let task = (n - 1) as u8;
+        if s.op == "task_return" {
+            if self.state.tasks[n - 1].frames.is_empty() {
+                return Err(format!("task {n} is in user space: nothing to return from"));
+            }
+            self.apply(&Action::Return { task });
+            return Ok(());
+        }
+        let name = arg_str(&s.args, "func")?;
+        let func = self
+            .sc()
+            .func_by_name(name)
+            .ok_or_else(|| format!("unknown function `{name}`"))?;
+        self.apply(&Action::Call { task, func });
+        Ok(())
     }
 
     /// Module parameters of insmod that change the model's behaviour.
@@ -666,7 +713,7 @@ impl Runner<'_> {
 
     /// test_klp_shadow_vars: init runs its shadow-variable program.
     fn run_init_program(&mut self, module: &str) -> StepResult {
-        let Some(def) = self.lib.get(module) else {
+        let Some(def) = self.lib.get(module).filter(|_| !self.case.explicit_tasks) else {
             return Ok(());
         };
         if def.init_program.is_empty() {

@@ -1,0 +1,254 @@
+//! `klpcheck check`: load every scenario, search it, print its report, and
+//! write what `--out`, `--junit`, `--sarif` and GitHub Actions ask for.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use klp_model::{KlpModel, Profile, Variant};
+use klp_reports::ci::Checked;
+use klp_reports::ScenarioReport;
+
+use crate::cli::{CheckArgs, Format};
+use crate::engines::Bounds;
+use crate::load::{expand, load};
+use crate::progress::{Mode, Progress};
+use crate::run::{usage_error, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE};
+
+/// One checked scenario and what was written for it.
+pub struct ScenarioRun {
+    pub report: ScenarioReport,
+    /// Trace folder per violated property (with `--out`).
+    pub folders: BTreeMap<String, String>,
+    pub spec_text: String,
+}
+
+pub fn check(args: &CheckArgs) -> i32 {
+    let mut profiles = Vec::new();
+    for name in args
+        .profile
+        .iter()
+        .flat_map(|p| p.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        match Profile::from_name(name) {
+            Some(p) => profiles.push(p),
+            None => return usage_error(format!("unknown profile `{name}` (see `klpcheck list`)")),
+        }
+    }
+    let variant = match &args.variant {
+        None => None,
+        Some(name) => match Variant::from_name(name) {
+            Some(v) => Some(v),
+            None => return usage_error(format!("unknown variant `{name}` (see `klpcheck list`)")),
+        },
+    };
+    if args.threads == Some(0) {
+        return usage_error("--threads must be at least 1");
+    }
+    if args.max_states == Some(0) {
+        return usage_error("--max-states must be at least 1");
+    }
+    let files = match expand(&args.specs) {
+        Ok(f) => f,
+        Err(e) => return usage_error(e),
+    };
+    // Load everything first: bad input is reported before any search runs.
+    let mut loaded = Vec::new();
+    for f in &files {
+        match load(f) {
+            Ok(l) => {
+                let text = std::fs::read_to_string(f).unwrap_or_default();
+                loaded.push((l, text));
+            }
+            Err(e) => return usage_error(e),
+        }
+    }
+    if let Some(dir) = &args.out {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return usage_error(format!("--out {}: {e}", dir.display()));
+        }
+    }
+    let bounds = Bounds {
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        max_states: args.max_states,
+        timeout: args.timeout.map(Duration::from_secs),
+        // Symmetry reduction is on by default for the native engine.
+        symmetry: if args.symmetry {
+            true
+        } else if args.no_symmetry {
+            false
+        } else {
+            args.engine == crate::engines::EngineKind::Native
+        },
+        memory: args.memory,
+    };
+    let mode = Mode::detect(args.quiet);
+    let mut failed = false;
+    let mut incomplete = false;
+    let mut runs = Vec::new();
+    let mut out = std::io::stdout().lock();
+    for (mut l, spec_text) in loaded {
+        if let Some(v) = variant {
+            l.scenario.variant = v;
+        }
+        // One run per profile asked for (the scenario's own by default).
+        let many = profiles.len() > 1;
+        let runs_for: Vec<Profile> = if profiles.is_empty() {
+            vec![l.scenario.profile]
+        } else {
+            profiles.clone()
+        };
+        let mut these = Vec::new();
+        for prof in runs_for {
+            let mut sc = l.scenario.clone();
+            sc.profile = prof;
+            let model = KlpModel::new(sc);
+            let mut progress = Progress::start(mode, &model.sc.name);
+            let outcome =
+                crate::engines::run_with_progress(&model, args.engine, &bounds, &mut |s| {
+                    progress.update(s)
+                });
+            progress.finish();
+            let mut report =
+                crate::check::report(&l.path, &model, args.engine.name(), &bounds, &outcome);
+            if !args.no_coverage {
+                let limit = args
+                    .max_states
+                    .map_or(crate::coverage::DEFAULT_LIMIT, |n| n as usize);
+                let cov = crate::coverage::coverage(&model, &report, limit);
+                for w in &cov.warnings {
+                    eprintln!("klpcheck: warning: {}: {w}", report.spec.name);
+                }
+                failed |= args.fail_on_vacuous && cov.vacuous;
+                report.coverage = Some(cov);
+            }
+            let mut folders = BTreeMap::new();
+            if let Some(dir) = &args.out {
+                let dir = if many {
+                    dir.join(prof.name())
+                } else {
+                    dir.clone()
+                };
+                let spec_json: serde_json::Value =
+                    serde_json::from_str(&spec_text).unwrap_or(serde_json::Value::Null);
+                match crate::out::write_traces(&dir, &report, &model, &spec_json) {
+                    Ok(w) => {
+                        folders = w
+                            .into_iter()
+                            .map(|(k, v)| (k, v.display().to_string()))
+                            .collect()
+                    }
+                    Err(e) => return usage_error(format!("--out {}: {e}", dir.display())),
+                }
+            }
+            failed |= !report.ok;
+            incomplete |= !report.complete;
+            these.push(ScenarioRun {
+                report,
+                folders,
+                spec_text: spec_text.clone(),
+            });
+        }
+        let mut text = match args.format {
+            Format::Json => these
+                .iter()
+                .map(|r| serde_json::to_string(&r.report).expect("report serializes") + "\n")
+                .collect(),
+            Format::Text if many => {
+                let reports: Vec<ScenarioReport> = these.iter().map(|r| r.report.clone()).collect();
+                klp_reports::text::render_side_by_side(&reports)
+            }
+            Format::Text => klp_reports::text::render(&these[0].report),
+        };
+        if args.format == Format::Text {
+            for r in &these {
+                for (id, folder) in &r.folders {
+                    text += &format!("  {id}: traces in {folder}/\n");
+                }
+                if args.coverage {
+                    if let Some(c) = &r.report.coverage {
+                        text += &klp_reports::text::render_coverage(c);
+                    }
+                }
+            }
+        }
+        let _ = out.write_all(text.as_bytes());
+        runs.extend(these);
+    }
+    drop(out);
+    if let Err(code) = write_ci_outputs(args, &runs) {
+        return code;
+    }
+    if failed {
+        EXIT_FAILED
+    } else if incomplete && args.fail_on_incomplete {
+        EXIT_INCOMPLETE
+    } else {
+        EXIT_OK
+    }
+}
+
+fn write_file(path: &Path, text: &str, what: &str) -> Result<(), i32> {
+    std::fs::write(path, text).map_err(|e| usage_error(format!("{what} {}: {e}", path.display())))
+}
+
+/// report.json, JUnit, SARIF, and GitHub Actions annotations and summary.
+fn write_ci_outputs(args: &CheckArgs, runs: &[ScenarioRun]) -> Result<(), i32> {
+    let checked: Vec<Checked> = runs
+        .iter()
+        .map(|r| Checked {
+            report: &r.report,
+            folders: &r.folders,
+            spec_text: Some(&r.spec_text),
+        })
+        .collect();
+    if let Some(dir) = &args.out {
+        let reports: Vec<ScenarioReport> = runs.iter().map(|r| r.report.clone()).collect();
+        crate::out::write_report_json(dir, &reports)
+            .map_err(|e| usage_error(format!("--out {}: {e}", dir.display())))?;
+    }
+    if let Some(path) = &args.junit {
+        write_file(path, &klp_reports::junit::junit(&checked, true), "--junit")?;
+    }
+    if let Some(path) = &args.sarif {
+        write_file(path, &klp_reports::sarif::sarif(&checked), "--sarif")?;
+    }
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        let notes = klp_reports::github::annotations(&checked);
+        // The runner reads workflow commands from stdout and stderr; keep
+        // stdout pure JSON lines with --format json.
+        if args.format == Format::Json {
+            eprint!("{notes}");
+        } else {
+            print!("{notes}");
+        }
+        if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
+            let diagrams: Vec<(String, String, String)> = runs
+                .iter()
+                .flat_map(|r| {
+                    r.folders.iter().filter_map(|(id, folder)| {
+                        let md =
+                            std::fs::read_to_string(Path::new(folder).join("trace.md")).ok()?;
+                        Some((r.report.spec.name.clone(), id.clone(), md))
+                    })
+                })
+                .collect();
+            let text = klp_reports::github::step_summary(&checked, &diagrams);
+            let appended = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&summary)
+                .and_then(|mut f| f.write_all(text.as_bytes()));
+            if let Err(e) = appended {
+                eprintln!("klpcheck: GITHUB_STEP_SUMMARY {summary}: {e}");
+                return Err(EXIT_USAGE);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! Action coverage, per scenario: a breadth-first pass over the reachable
+//! states (after the search, whatever engine ran it) that counts, for each
+//! kind of action, how often it was enabled and how often it changed the
+//! state. An action the scenario allows that never changes anything, or a
+//! `sometimes` property never satisfied, makes the check vacuous in part:
+//! both are warnings, and `--fail-on-vacuous` makes them a failure.
+//!
+//! Tasks are interchangeable, so task steps are counted per function, not
+//! per task. The pass keeps its own set of visited states; it stops at
+//! `limit` states and then reports counts without warnings.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use klp_model::kernel::bits;
+use klp_model::{Action, KlpModel, Scenario, State};
+use klp_reports::{ActionCount, Coverage, ScenarioReport, Status};
+use stateright::Model;
+
+/// The default bound on the states the pass visits.
+pub const DEFAULT_LIMIT: usize = 2_000_000;
+
+/// The kind an action counts under.
+pub fn kind_of(sc: &Scenario, a: &Action) -> String {
+    match *a {
+        Action::Call { func, .. } => format!("task calls {}()", sc.funcs[func as usize].name),
+        Action::Return { .. } => "task returns".to_string(),
+        _ => klp_model::describe::command(sc, a),
+    }
+}
+
+/// The kinds of action the scenario's `admin` and `tasks` allow.
+pub fn allowed_kinds(sc: &Scenario) -> Vec<String> {
+    let admin = &sc.admin;
+    let mut out = Vec::new();
+    for (i, _) in sc.patches.iter().enumerate() {
+        let p = i as u8;
+        if admin.max_loads[i] > 0 {
+            out.push(kind_of(sc, &Action::Insmod(p, Default::default())));
+        }
+        if admin.disable {
+            out.push(kind_of(sc, &Action::WriteEnabled(p, false)));
+        }
+        if admin.enable {
+            out.push(kind_of(sc, &Action::WriteEnabled(p, true)));
+        }
+        if admin.force {
+            out.push(kind_of(sc, &Action::WriteForce(p)));
+        }
+        if admin.rmmod {
+            out.push(kind_of(sc, &Action::Rmmod(p)));
+        }
+    }
+    for m in 1..sc.objects.len() {
+        let m = m as u8;
+        if admin.target_load & (1 << m) != 0 {
+            out.push(kind_of(sc, &Action::LoadModule(m)));
+        }
+        if admin.target_unload & (1 << m) != 0 {
+            out.push(kind_of(sc, &Action::UnloadModule(m)));
+        }
+    }
+    if sc.tasks.count > 0 && sc.tasks.max_depth > 0 {
+        let mut reach = sc.tasks.entry;
+        for _ in 1..sc.tasks.max_depth {
+            for f in bits(reach) {
+                reach |= sc.tasks.calls[f as usize];
+            }
+        }
+        for f in bits(reach) {
+            out.push(kind_of(sc, &Action::Call { task: 0, func: f }));
+        }
+        if reach != 0 {
+            out.push(kind_of(sc, &Action::Return { task: 0 }));
+        }
+    }
+    out
+}
+
+/// Counts actions over the states reachable in `model`, and the warnings for
+/// `report`.
+pub fn coverage(model: &KlpModel, report: &ScenarioReport, limit: usize) -> Coverage {
+    let sc = &*model.sc;
+    let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut seen: HashSet<State> = HashSet::new();
+    let mut queue = VecDeque::new();
+    for s in model.init_states() {
+        if seen.insert(s.clone()) {
+            queue.push_back(s);
+        }
+    }
+    let mut complete = true;
+    let mut actions = Vec::new();
+    while let Some(s) = queue.pop_front() {
+        actions.clear();
+        model.actions(&s, &mut actions);
+        for a in actions.drain(..) {
+            let entry = counts.entry(kind_of(sc, &a)).or_default();
+            entry.0 += 1;
+            let Some(next) = model.next_state(&s, a) else {
+                continue;
+            };
+            if next != s {
+                entry.1 += 1;
+            }
+            if !seen.contains(&next) {
+                if seen.len() >= limit {
+                    complete = false;
+                    continue;
+                }
+                seen.insert(next.clone());
+                queue.push_back(next);
+            }
+        }
+    }
+    let mut warnings = Vec::new();
+    let mut vacuous = false;
+    if complete {
+        for kind in allowed_kinds(sc) {
+            let (enabled, fired) = counts.get(&kind).copied().unwrap_or_default();
+            if fired == 0 {
+                vacuous = true;
+                warnings.push(if enabled == 0 {
+                    format!("allowed action `{kind}` is never enabled")
+                } else {
+                    format!("allowed action `{kind}` never changes the state (enabled {enabled} times, it always fails)")
+                });
+            }
+        }
+    }
+    // A `sometimes` property the scenario expects to stay unsatisfied is a
+    // stated fact, not a warning.
+    for p in &report.properties {
+        if p.kind == "sometimes" && p.status == Status::Violated && p.expected != "violated" {
+            vacuous = true;
+            warnings.push(format!("sometimes property `{}` is never satisfied", p.id));
+        }
+    }
+    Coverage {
+        complete,
+        states: seen.len() as u64,
+        actions: counts
+            .into_iter()
+            .map(|(kind, (enabled, fired))| ActionCount {
+                kind,
+                enabled,
+                fired,
+            })
+            .collect(),
+        warnings,
+        vacuous,
+    }
+}

@@ -1,0 +1,135 @@
+//! Actions as JSON that names patches, modules and functions (not indices),
+//! so a saved trace survives a reordering of the scenario and `replay` can say
+//! which name no longer exists.
+
+use klp_model::{Action, InsmodParams, Scenario};
+use serde::{Deserialize, Serialize};
+
+/// One action of a trace, by name. Tasks are numbered from 1, as reports show
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionJson {
+    Insmod {
+        patch: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replace: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pre_patch_ret: Option<u8>,
+    },
+    WriteEnabled {
+        patch: String,
+        value: u8,
+    },
+    WriteForce {
+        patch: String,
+    },
+    Rmmod {
+        patch: String,
+    },
+    SetPrePatchRet {
+        patch: String,
+        errno: u8,
+    },
+    FreeWork {
+        patch: String,
+    },
+    TransitionWork,
+    LoadModule {
+        module: String,
+    },
+    UnloadModule {
+        module: String,
+    },
+    Call {
+        task: u32,
+        func: String,
+    },
+    Return {
+        task: u32,
+    },
+}
+
+/// The named form of `a`.
+pub fn encode(sc: &Scenario, a: &Action) -> ActionJson {
+    let p = |id: u8| sc.patches[id as usize].name.clone();
+    let o = |id: u8| sc.objects[id as usize].name.clone();
+    match *a {
+        Action::Insmod(x, params) => ActionJson::Insmod {
+            patch: p(x),
+            replace: params.replace,
+            pre_patch_ret: params.pre_patch_ret,
+        },
+        Action::WriteEnabled(x, v) => ActionJson::WriteEnabled {
+            patch: p(x),
+            value: v as u8,
+        },
+        Action::WriteForce(x) => ActionJson::WriteForce { patch: p(x) },
+        Action::Rmmod(x) => ActionJson::Rmmod { patch: p(x) },
+        Action::SetPrePatchRet(x, e) => ActionJson::SetPrePatchRet {
+            patch: p(x),
+            errno: e,
+        },
+        Action::FreeWork(x) => ActionJson::FreeWork { patch: p(x) },
+        Action::TransitionWork => ActionJson::TransitionWork,
+        Action::LoadModule(m) => ActionJson::LoadModule { module: o(m) },
+        Action::UnloadModule(m) => ActionJson::UnloadModule { module: o(m) },
+        Action::Call { task, func } => ActionJson::Call {
+            task: task as u32 + 1,
+            func: sc.funcs[func as usize].name.clone(),
+        },
+        Action::Return { task } => ActionJson::Return {
+            task: task as u32 + 1,
+        },
+    }
+}
+
+/// The action `j` names in `sc`, or what does not exist.
+pub fn decode(sc: &Scenario, j: &ActionJson) -> Result<Action, String> {
+    let p = |name: &str| {
+        sc.patch_by_name(name)
+            .ok_or_else(|| format!("the scenario has no patch `{name}`"))
+    };
+    let m = |name: &str| match sc.object_by_name(name) {
+        Some(0) | None => Err(format!("the scenario has no target module `{name}`")),
+        Some(id) => Ok(id),
+    };
+    let t = |task: u32| {
+        if task >= 1 && task <= sc.tasks.count {
+            Ok((task - 1) as u8)
+        } else {
+            Err(format!(
+                "the scenario has no task {task} (tasks.count is {})",
+                sc.tasks.count
+            ))
+        }
+    };
+    Ok(match j {
+        ActionJson::Insmod {
+            patch,
+            replace,
+            pre_patch_ret,
+        } => Action::Insmod(
+            p(patch)?,
+            InsmodParams {
+                replace: *replace,
+                pre_patch_ret: *pre_patch_ret,
+            },
+        ),
+        ActionJson::WriteEnabled { patch, value } => Action::WriteEnabled(p(patch)?, *value != 0),
+        ActionJson::WriteForce { patch } => Action::WriteForce(p(patch)?),
+        ActionJson::Rmmod { patch } => Action::Rmmod(p(patch)?),
+        ActionJson::SetPrePatchRet { patch, errno } => Action::SetPrePatchRet(p(patch)?, *errno),
+        ActionJson::FreeWork { patch } => Action::FreeWork(p(patch)?),
+        ActionJson::TransitionWork => Action::TransitionWork,
+        ActionJson::LoadModule { module } => Action::LoadModule(m(module)?),
+        ActionJson::UnloadModule { module } => Action::UnloadModule(m(module)?),
+        ActionJson::Call { task, func } => Action::Call {
+            task: t(*task)?,
+            func: sc
+                .func_by_name(func)
+                .ok_or_else(|| format!("the scenario has no function `{func}`"))?,
+        },
+        ActionJson::Return { task } => Action::Return { task: t(*task)? },
+    })
+}
