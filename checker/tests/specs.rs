@@ -21,6 +21,7 @@ fn bounds() -> Bounds {
         max_states: None,
         timeout: None,
         symmetry: false,
+        memory: None,
     }
 }
 
