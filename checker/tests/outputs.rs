@@ -152,7 +152,7 @@ fn replay_reports_the_first_failing_step_and_bad_input() {
     let err = text(&rp.stderr);
     assert!(
         err.contains(
-            "step 4 (`rmmod P1`) no longer applies: it fails now (unload_error(P1,EBUSY))"
+            "step 4 (`rmmod P1`) no longer applies: it fails now (unload_error(P1,EAGAIN))"
         ),
         "{err}"
     );

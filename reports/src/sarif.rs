@@ -198,6 +198,7 @@ mod tests {
                     log: vec![],
                     transcript: vec![],
                 }]),
+                loop_start: None,
                 actions: None,
             }],
             expected_unique_states: None,

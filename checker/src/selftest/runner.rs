@@ -368,7 +368,7 @@ impl Runner<'_> {
                         return Err(format!("module {m} is not loaded"));
                     }
                     self.settle(&format!("the refcount of {m} to drop to 0"), |st| {
-                        st.patch(p).life == Life::Freed && !st.patch(p).forced
+                        !st.patch(p).module_ref
                     })?;
                     self.log(format!("cmd_unload({m})"));
                     self.apply(&Action::Rmmod(p));
