@@ -65,7 +65,7 @@ impl<E: EventSink> Kernel<'_, E> {
             Ok(()) => Ok(()),
             Err(errno) => {
                 // err: klp_free_patch_start + klp_free_patch_finish (module_put).
-                self.s.klp_patches.retain(|&q| q != p);
+                self.s.klp_patches.retain(|q| *q != p);
                 *self.s.patch_mut(p) = saved;
                 self.emit(|| Event::LoadErrorPatch(p, errno));
                 Err(errno)
@@ -241,7 +241,7 @@ impl<E: EventSink> Kernel<'_, E> {
     /// core.c:klp_free_patch_async — `list_del` from klp_patches now, the
     /// rest (sysfs removal, module_put) in `free_work` later.
     pub fn klp_free_patch_async(&mut self, p: PatchId) {
-        self.s.klp_patches.retain(|&q| q != p);
+        self.s.klp_patches.retain(|q| *q != p);
         let rec = self.s.patch_mut(p);
         rec.life = Life::Freeing;
         rec.obj_mod = 0;
@@ -470,7 +470,7 @@ impl<E: EventSink> Kernel<'_, E> {
             Ok(()) => Ok(()),
             Err(errno) => {
                 // WARN_ON(klp_unregister_patch(&patch)); the load fails.
-                self.s.klp_patches.retain(|&q| q != p);
+                self.s.klp_patches.retain(|q| *q != p);
                 *self.s.patch_mut(p) = saved;
                 self.emit(|| Event::LoadErrorPatch(p, errno));
                 Err(errno)
@@ -552,7 +552,7 @@ impl<E: EventSink> Kernel<'_, E> {
     /// module_exit of a 4.x livepatch module: klp_unregister_patch (only a
     /// disabled patch; rmmod already needs the module reference gone).
     pub fn draft_unregister(&mut self, p: PatchId) {
-        self.s.klp_patches.retain(|&q| q != p);
+        self.s.klp_patches.retain(|q| *q != p);
     }
 }
 

@@ -58,7 +58,7 @@ impl<'a, E: EventSink> Kernel<'a, E> {
     }
 
     /// The objects of `p` in `obj_list` order (see [`objects_of`]).
-    pub fn objects_of(&self, p: PatchId) -> Vec<ObjId> {
+    pub fn objects_of(&self, p: PatchId) -> ObjList {
         objects_of(self.sc, self.s, p)
     }
 
@@ -72,6 +72,10 @@ impl<'a, E: EventSink> Kernel<'a, E> {
         all_funcs_of(self.sc, self.s, p)
     }
 }
+
+/// A patch's objects in `obj_list` order (inline: no allocation on the hot
+/// path).
+pub type ObjList = smallvec::SmallVec<[ObjId; 8]>;
 
 /// Iterates the set bits of a u64, lowest first.
 pub fn bits(mut mask: u64) -> impl Iterator<Item = u8> {
@@ -89,9 +93,9 @@ pub fn bits(mut mask: u64) -> impl Iterator<Item = u8> {
 /// The objects of `p` in `obj_list` order: the static objects, then the
 /// dynamic objects that klp_add_nops allocated (in object order; they have no
 /// callbacks, so their relative order is not observable).
-pub fn objects_of(sc: &Scenario, s: &State, p: PatchId) -> Vec<ObjId> {
+pub fn objects_of(sc: &Scenario, s: &State, p: PatchId) -> ObjList {
     let def = &sc.patches[p as usize];
-    let mut objs: Vec<ObjId> = def.objects.iter().map(|o| o.obj).collect();
+    let mut objs: ObjList = def.objects.iter().map(|o| o.obj).collect();
     objs.extend(bits(s.patch(p).dyn_objs & !def.objs_mask));
     objs
 }

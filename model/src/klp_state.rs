@@ -26,12 +26,22 @@ impl<E: EventSink> Kernel<'_, E> {
 /// `klp_patches`, the new patch must carry it with a version at least as
 /// high; a non-replace patch may lack it (klp_is_state_compatible).
 pub fn klp_is_patch_compatible(sc: &Scenario, s: &State, p: PatchId, replace: bool) -> bool {
+    klp_is_patch_compatible_with(sc, &s.klp_patches, p, replace)
+}
+
+/// klp_is_patch_compatible against the patches `listed` (in list order).
+pub fn klp_is_patch_compatible_with(
+    sc: &Scenario,
+    listed: &[PatchId],
+    p: PatchId,
+    replace: bool,
+) -> bool {
     if sc.profile == crate::profile::Profile::Draft2018 {
         // klp_state came in 5.5.
         return true;
     }
     let new = &sc.patches[p as usize];
-    s.klp_patches.iter().all(|&old| {
+    listed.iter().all(|&old| {
         sc.patches[old as usize]
             .states
             .iter()

@@ -289,18 +289,19 @@ fn forced_module_pinned(_: &Scenario, s: &State) -> bool {
 }
 
 fn states_compatible(sc: &Scenario, s: &State) -> bool {
-    let enabled: Vec<u8> = s
+    let enabled: crate::state::PatchList = s
         .klp_patches
         .iter()
         .copied()
         .filter(|&p| s.patch(p).enabled)
         .collect();
     (0..enabled.len()).all(|j| {
-        let before = State {
-            klp_patches: enabled[..j].to_vec(),
-            ..s.clone()
-        };
-        klp_is_patch_compatible(sc, &before, enabled[j], s.patch(enabled[j]).replace)
+        crate::klp_state::klp_is_patch_compatible_with(
+            sc,
+            &enabled[..j],
+            enabled[j],
+            s.patch(enabled[j]).replace,
+        )
     })
 }
 

@@ -1,7 +1,18 @@
 //! The checked state: only what the kernel holds, plus a few ghost fields that
 //! properties need (marked "ghost"). Events are not stored here.
 
+use smallvec::SmallVec;
+
 use crate::scenario::{FuncId, PatchId, Scenario};
+
+/// `klp_patches` (patch ids in enable order). Inline: no heap allocation
+/// for up to 8 patches, so cloning a state on the checker's hot path
+/// allocates nothing in the usual scenarios.
+pub type PatchList = SmallVec<[PatchId; 8]>;
+/// One func_stack (bottom first).
+pub type FuncStack = SmallVec<[PatchId; 4]>;
+/// A task's kernel call stack (bottom first), up to MAX_DEPTH frames inline.
+pub type Frames = SmallVec<[Frame; 4]>;
 
 /// `task->patch_state` and `klp_target_state` (`KLP_TRANSITION_*`, 6.10 names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -64,7 +75,7 @@ pub struct Task {
     pub patch_state: KlpState,
     /// `TIF_PATCH_PENDING`.
     pub tif_patch_pending: bool,
-    pub frames: Vec<Frame>,
+    pub frames: Frames,
 }
 
 impl Task {
@@ -72,7 +83,7 @@ impl Task {
         Task {
             patch_state: KlpState::Idle,
             tif_patch_pending: false,
-            frames: Vec::new(),
+            frames: Frames::new(),
         }
     }
 }
@@ -104,7 +115,7 @@ pub enum Life {
 
 /// Per patch definition: the module and the `struct klp_patch` of its current
 /// instance (each insmod makes a new instance).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatchRec {
     pub life: Life,
     /// How many times the module was loaded successfully (the instance number).
@@ -192,16 +203,16 @@ impl PatchRec {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct State {
     /// Indexed by PatchId.
-    pub patches: Vec<PatchRec>,
+    pub patches: SmallVec<[PatchRec; 4]>,
     /// `klp_patches`, in enable order.
-    pub klp_patches: Vec<PatchId>,
+    pub klp_patches: PatchList,
     /// `ops->func_stack` per FuncId, bottom first: the last entry is the head.
-    pub func_stacks: Vec<Vec<PatchId>>,
+    pub func_stacks: SmallVec<[FuncStack; 8]>,
     /// `klp_transition_patch`.
     pub klp_transition_patch: Option<PatchId>,
     /// `klp_target_state`.
     pub klp_target_state: KlpState,
-    pub tasks: Vec<Task>,
+    pub tasks: SmallVec<[Task; 4]>,
     /// Target modules loaded and `klp_alive`, bit per ObjId (vmlinux always set).
     pub modules_loaded: u64,
     /// Shadow variables that exist, bit per shadow variable.
@@ -225,12 +236,12 @@ impl State {
             .filter(|(_, o)| o.is_vmlinux || o.loaded_at_boot)
             .fold(0, |m, (i, _)| m | 1 << i);
         State {
-            patches: vec![PatchRec::unloaded(); sc.patches.len()],
-            klp_patches: Vec::new(),
-            func_stacks: vec![Vec::new(); sc.funcs.len()],
+            patches: SmallVec::from_elem(PatchRec::unloaded(), sc.patches.len()),
+            klp_patches: PatchList::new(),
+            func_stacks: SmallVec::from_elem(FuncStack::new(), sc.funcs.len()),
             klp_transition_patch: None,
             klp_target_state: KlpState::Idle,
-            tasks: vec![Task::new(); tasks],
+            tasks: SmallVec::from_elem(Task::new(), tasks),
             modules_loaded,
             shadow: 0,
             sysmods: 0,
@@ -263,5 +274,42 @@ impl State {
                 load: rec.loads,
             }
         }
+    }
+}
+
+/// Hashing is on the checker's hot path (one fingerprint per generated
+/// state): the scalar fields go into one word, the bit sets follow as
+/// words, instead of one hasher call per field. Equal records give equal
+/// words, so this agrees with the derived `Eq`.
+impl std::hash::Hash for PatchRec {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let flags = (self.enabled as u64)
+            | (self.forced as u64) << 1
+            | (self.module_ref as u64) << 2
+            | (self.replace as u64) << 3
+            | (self.transition as u64) << 4
+            | (self.retired as u64) << 5
+            | (self.replaced as u64) << 6
+            | (self.force_involved as u64) << 7;
+        let life = match self.life {
+            Life::Unloaded => 0u64,
+            Life::Listed => 1,
+            Life::Freeing => 2,
+            Life::Freed => 3,
+            Life::Replaced => 4,
+        };
+        h.write_u64(
+            flags
+                | life << 8
+                | (self.loads as u64) << 16
+                | (self.pre_patch_ret as u64) << 24
+                | (self.replaced_by as u64) << 32,
+        );
+        h.write_u64(self.nops);
+        h.write_u64(self.dyn_objs);
+        h.write_u64(self.obj_patched);
+        h.write_u64(self.obj_mod);
+        h.write_u64(self.post_unpatch_enabled);
+        h.write_u64(self.cb_open);
     }
 }
