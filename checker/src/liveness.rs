@@ -431,3 +431,11 @@ pub fn check_liveness(model: &KlpModel, max_states: usize) -> Vec<LivenessResult
     }
     vec![transition, freed]
 }
+
+/// The liveness verdicts when the search is skipped (`--no-liveness`).
+pub fn skipped() -> Vec<LivenessResult> {
+    ["transition-completes", "patch-freed"]
+        .into_iter()
+        .map(|id| LivenessResult { id, lasso: None, unknown: Some("--no-liveness".to_string()) })
+        .collect()
+}

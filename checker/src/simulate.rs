@@ -156,8 +156,10 @@ pub fn simulate(args: &SimulateArgs) -> i32 {
             .map(|d| d.as_ref().map(|(_, p)| p.clone()))
             .collect(),
     };
+    // Random walks say nothing about cycles: no liveness verdicts here.
     let bounds = Bounds {
         threads: 1,
+        no_liveness: true,
         ..Bounds::default()
     };
     let mut report = crate::check::report(&l.path, &model, "simulate", &bounds, &outcome);

@@ -137,6 +137,7 @@ fn bounds() -> Bounds {
         timeout: None,
         symmetry: false,
         memory: None,
+        no_liveness: false,
     }
 }
 

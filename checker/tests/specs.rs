@@ -22,6 +22,7 @@ fn bounds(symmetry: bool) -> Bounds {
         timeout: None,
         symmetry,
         memory: None,
+        no_liveness: false,
     }
 }
 

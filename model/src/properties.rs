@@ -4,7 +4,6 @@
 //! function, which set a ghost bit in `State::violations`.
 
 use crate::kernel::{all_funcs_of, funcs_of, objects_of};
-use crate::klp_state::klp_is_patch_compatible;
 use crate::patch::klp_ftrace_handler;
 use crate::scenario::Scenario;
 use crate::state::{Impl, KlpState, Life, State};
