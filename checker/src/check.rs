@@ -57,7 +57,7 @@ pub fn report(
             actions: found.cloned(),
         });
     }
-        let liveness = if bounds.no_liveness {
+    let liveness = if bounds.no_liveness {
         crate::liveness::skipped()
     } else {
         crate::liveness::check_liveness(model, liveness_bound(bounds))

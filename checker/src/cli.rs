@@ -118,7 +118,7 @@ pub struct CheckArgs {
     pub no_symmetry: bool,
     /// Memory for the native engine's fingerprint table and parent links
     /// (e.g. 512MiB, 2GiB); by default it starts small and grows.
-        #[arg(long, value_parser = parse_memory)]
+    #[arg(long, value_parser = parse_memory)]
     pub memory: Option<usize>,
     /// Skip the liveness search (transition-completes, patch-freed are then
     /// reported as unknown): for scenarios whose state graph is too big to

@@ -85,7 +85,7 @@ pub fn check(args: &CheckArgs) -> i32 {
         } else {
             args.engine == crate::engines::EngineKind::Native
         },
-                memory: args.memory,
+        memory: args.memory,
         no_liveness: args.no_liveness,
     };
     let mode = Mode::detect(args.quiet);

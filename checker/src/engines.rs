@@ -37,7 +37,7 @@ pub struct Bounds {
     pub max_states: Option<u64>,
     pub timeout: Option<Duration>,
     pub symmetry: bool,
-        /// The native engine's table budget (`--memory`); `None`: start small
+    /// The native engine's table budget (`--memory`); `None`: start small
     /// and grow the table when it fills.
     pub memory: Option<usize>,
     /// Skip the liveness search (`--no-liveness`): `eventually` properties

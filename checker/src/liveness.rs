@@ -436,6 +436,10 @@ pub fn check_liveness(model: &KlpModel, max_states: usize) -> Vec<LivenessResult
 pub fn skipped() -> Vec<LivenessResult> {
     ["transition-completes", "patch-freed"]
         .into_iter()
-        .map(|id| LivenessResult { id, lasso: None, unknown: Some("--no-liveness".to_string()) })
+        .map(|id| LivenessResult {
+            id,
+            lasso: None,
+            unknown: Some("--no-liveness".to_string()),
+        })
         .collect()
 }

@@ -165,7 +165,7 @@ impl Sys {
     }
 
     fn stack(&self, s: &State, f: &str) -> Vec<PatchId> {
-        s.func_stacks[self.f(f) as usize].clone()
+        s.func_stacks[self.f(f) as usize].to_vec()
     }
 
     fn holds(&self, id: &str, s: &State) -> bool {
@@ -215,7 +215,7 @@ fn enable_without_callbacks_completes_inside_insmod() {
             "transition_complete(P1,patching)",
         ]
     );
-    assert_eq!(s.klp_patches, [p1]);
+    assert_eq!(s.klp_patches[..], [p1]);
     let rec = s.patch(p1);
     assert_eq!(rec.life, Life::Listed);
     assert_eq!(rec.loads, 1);
@@ -618,7 +618,7 @@ fn reversing_an_unpatching_transition_runs_post_patch_again() {
     let p1 = k.p("P1");
     let s = k.run(&k.boot(), &[k.insmod("P1"), k.call(0, "f")]);
     assert_eq!(
-        s.tasks[0].frames,
+        s.tasks[0].frames[..],
         [Frame {
             func: k.f("f"),
             code: k.code(&s, "P1")
@@ -656,7 +656,7 @@ fn reversing_an_unpatching_transition_runs_post_patch_again() {
             "transition_complete(P1,patching)"
         ]
     );
-    assert_eq!(s.klp_patches, [p1]);
+    assert_eq!(s.klp_patches[..], [p1]);
     assert_eq!(k.stack(&s, "f"), [p1]);
     let rec = s.patch(p1);
     assert!(rec.enabled && !rec.retired);
@@ -798,7 +798,7 @@ fn forced_replace_marks_every_other_listed_patch() {
     assert!(s.patch(p1).forced && s.patch(p2).forced);
     assert!(!s.patch(p3).forced);
     let s = k.run(&s, &[Action::TransitionWork]);
-    assert_eq!(s.klp_patches, [p3]);
+    assert_eq!(s.klp_patches[..], [p3]);
     let (s, all) = k.step_all(&s, &k.free_work("P1"));
     assert_eq!(all, ["patch_freed(P1,forced)"]);
     let (_, all) = k.step_all(&s, &k.rmmod("P1"));
@@ -854,7 +854,7 @@ fn replace_adds_nops_for_the_functions_of_older_patches() {
         bit(k.o("mod")),
         "the dynamic object of a loaded module is loaded"
     );
-    assert_eq!(s.klp_patches, [p1, p2]);
+    assert_eq!(s.klp_patches[..], [p1, p2]);
     for f in ["f", "g", "h"] {
         assert_eq!(k.stack(&s, f), [p1, p2], "func_stack of {f}");
     }
@@ -885,7 +885,7 @@ fn replace_completion_unpatches_old_patches_without_callbacks_and_discards_nops(
             "transition_complete(P2,patching)"
         ]
     );
-    assert_eq!(s.klp_patches, [p2]);
+    assert_eq!(s.klp_patches[..], [p2]);
     assert_eq!(k.stack(&s, "g"), [p2]);
     assert!(k.stack(&s, "f").is_empty());
     assert!(k.stack(&s, "h").is_empty());
@@ -959,7 +959,7 @@ fn reversed_replace_leaves_the_old_patches_alone() {
             "transition_complete(P2,unpatching)"
         ]
     );
-    assert_eq!(s.klp_patches, [p1]);
+    assert_eq!(s.klp_patches[..], [p1]);
     for f in ["f", "g", "h"] {
         assert_eq!(k.stack(&s, f), [p1], "func_stack of {f}");
     }
@@ -995,7 +995,7 @@ fn reversed_disable_of_a_replace_patch_keeps_newer_patches() {
     assert_eq!(s.klp_transition_patch, Some(p2));
     let s = k.run(&s, &[k.enable("P2"), Action::TransitionWork]);
     assert_quiescent(&s);
-    assert_eq!(s.klp_patches, [p2, p3]);
+    assert_eq!(s.klp_patches[..], [p2, p3]);
     assert_eq!(s.patch(p3).life, Life::Listed);
     assert!(s.patch(p3).enabled);
     assert_eq!(k.stack(&s, "g"), [p3]);
@@ -1111,7 +1111,7 @@ fn disabling_a_patch_below_the_head_keeps_everyone_on_the_head() {
     let s = k.run(&s, &[k.ret(1), Action::TransitionWork]);
     assert_eq!(k.stack(&s, "f"), [p2]);
     assert!(k.stack(&s, "g").is_empty());
-    assert_eq!(s.klp_patches, [p2]);
+    assert_eq!(s.klp_patches[..], [p2]);
     assert!(k.holds("stack-well-formed", &s));
 }
 
@@ -1333,7 +1333,7 @@ fn module_refused_when_pre_patch_fails_on_coming_and_earlier_patches_are_undone(
     );
     let (p1, p2) = (k.p("P1"), k.p("P2"));
     let s = k.run(&k.boot(), &[k.insmod("P1"), k.insmod("P2")]);
-    assert_eq!(s.klp_patches, [p1, p2]);
+    assert_eq!(s.klp_patches[..], [p1, p2]);
     let (s2, log) = k.step(&s, &k.load("mod"));
     assert_eq!(
         log,
@@ -1517,7 +1517,7 @@ fn klp_get_prev_state_branches_in_callbacks() {
             "transition_complete(P2,patching)",
         ]
     );
-    assert_eq!(s.klp_patches, [k.p("P2")]);
+    assert_eq!(s.klp_patches[..], [k.p("P2")]);
     let (_, log) = k.step(&s, &k.disable("P2"));
     assert_eq!(
         log,
@@ -1899,13 +1899,13 @@ fn property_stack_well_formed() {
     let s = k.run(&k.boot(), &[k.insmod("P1"), k.insmod("P2")]);
     assert!(k.holds("stack-well-formed", &s));
     let mut reversed = s.clone();
-    reversed.func_stacks[f] = vec![p2, p1];
+    reversed.func_stacks[f] = [p2, p1].into_iter().collect();
     assert!(!k.holds("stack-well-formed", &reversed));
     let mut missing = s.clone();
-    missing.func_stacks[f] = vec![p1];
+    missing.func_stacks[f] = [p1].into_iter().collect();
     assert!(!k.holds("stack-well-formed", &missing));
     let mut unlisted = s;
-    unlisted.klp_patches = vec![p1];
+    unlisted.klp_patches = [p1].into_iter().collect();
     assert!(!k.holds("stack-well-formed", &unlisted));
 }
 
@@ -2086,7 +2086,7 @@ fn property_replaced_patch_reloadable() {
         log.last().map(String::as_str),
         Some("transition_complete(P1,patching)")
     );
-    assert_eq!(s.klp_patches, [p1]);
+    assert_eq!(s.klp_patches[..], [p1]);
     assert_eq!(s.patch(p1).loads, 2);
     assert!(k.holds("replaced-patch-reloadable", &s));
 }
