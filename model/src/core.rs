@@ -36,13 +36,31 @@ impl<E: EventSink> Kernel<'_, E> {
             self.emit(|| Event::LoadErrorPatch(p, EINVAL));
             return Err(EINVAL);
         }
+        // try_module_get(patch->mod): held from here until free_work.
+        let saved = self.klp_init_patch(p, params, replace, true);
+        let result = self.__klp_enable_patch(p);
+        // err: klp_free_patch_start + klp_free_patch_finish (module_put).
+        self.undo_failed_load(p, saved, result)
+    }
+
+    /// core.c:klp_init_patch_early + klp_init_patch — a fresh `struct
+    /// klp_patch` for the module's new instance: nops for a replace patch
+    /// (klp_add_nops), obj->mod of loaded, klp_alive target modules
+    /// (klp_find_object_module), then `list_add_tail` on klp_patches.
+    /// Returns the previous record, to restore if the load fails.
+    fn klp_init_patch(
+        &mut self,
+        p: PatchId,
+        params: InsmodParams,
+        replace: bool,
+        module_ref: bool,
+    ) -> PatchRec {
+        let def = &self.sc.patches[p as usize];
         let saved = self.s.patch(p).clone();
-        // klp_init_patch_early: a fresh instance.
         *self.s.patch_mut(p) = PatchRec {
             life: Life::Listed,
             loads: saved.loads + 1,
-            // try_module_get(patch->mod)
-            module_ref: true,
+            module_ref,
             replace,
             pre_patch_ret: params.pre_patch_ret.unwrap_or(def.pre_patch_ret),
             replaced_by: saved.replaced_by,
@@ -51,8 +69,6 @@ impl<E: EventSink> Kernel<'_, E> {
         if replace {
             self.klp_add_nops(p);
         }
-        // klp_init_object -> klp_find_object_module: obj->mod for loaded,
-        // klp_alive modules.
         let mut obj_mod = 0;
         for obj in self.objects_of(p) {
             if obj != VMLINUX && self.s.modules_loaded & (1 << obj) != 0 {
@@ -61,16 +77,23 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         self.s.patch_mut(p).obj_mod = obj_mod;
         self.s.klp_patches.push(p);
-        match self.__klp_enable_patch(p) {
-            Ok(()) => Ok(()),
-            Err(errno) => {
-                // err: klp_free_patch_start + klp_free_patch_finish (module_put).
-                self.s.klp_patches.retain(|q| *q != p);
-                *self.s.patch_mut(p) = saved;
-                self.emit(|| Event::LoadErrorPatch(p, errno));
-                Err(errno)
-            }
+        saved
+    }
+
+    /// A failed module_init: the patch leaves klp_patches, the module is not
+    /// loaded (its previous record comes back), insmod prints the error.
+    fn undo_failed_load(
+        &mut self,
+        p: PatchId,
+        saved: PatchRec,
+        result: Result<(), u8>,
+    ) -> Result<(), u8> {
+        if let Err(errno) = result {
+            self.s.klp_patches.retain(|q| *q != p);
+            *self.s.patch_mut(p) = saved;
+            self.emit(|| Event::LoadErrorPatch(p, errno));
         }
+        result
     }
 
     /// core.c:__klp_enable_patch — -EBUSY while a transition runs; otherwise
@@ -444,38 +467,14 @@ impl<E: EventSink> Kernel<'_, E> {
     /// patch, enabled or not), then `klp_enable_patch`; if enabling fails the
     /// module unregisters the patch and the load fails.
     pub fn draft_insmod(&mut self, p: PatchId, params: InsmodParams) -> Result<(), u8> {
-        let def = &self.sc.patches[p as usize];
-        let replace = params.replace.unwrap_or(def.replace);
-        let saved = self.s.patch(p).clone();
-        *self.s.patch_mut(p) = PatchRec {
-            life: Life::Listed,
-            loads: saved.loads + 1,
-            replace,
-            pre_patch_ret: params.pre_patch_ret.unwrap_or(def.pre_patch_ret),
-            replaced_by: saved.replaced_by,
-            ..PatchRec::unloaded()
-        };
-        if replace {
-            self.klp_add_nops(p);
-        }
-        let mut obj_mod = 0;
-        for obj in self.objects_of(p) {
-            if obj != VMLINUX && self.s.modules_loaded & (1 << obj) != 0 {
-                obj_mod |= 1 << obj;
-            }
-        }
-        self.s.patch_mut(p).obj_mod = obj_mod;
-        self.s.klp_patches.push(p);
-        match self.draft_enable(p) {
-            Ok(()) => Ok(()),
-            Err(errno) => {
-                // WARN_ON(klp_unregister_patch(&patch)); the load fails.
-                self.s.klp_patches.retain(|q| *q != p);
-                *self.s.patch_mut(p) = saved;
-                self.emit(|| Event::LoadErrorPatch(p, errno));
-                Err(errno)
-            }
-        }
+        let replace = params
+            .replace
+            .unwrap_or(self.sc.patches[p as usize].replace);
+        // The module reference is taken by klp_enable_patch in 4.x.
+        let saved = self.klp_init_patch(p, params, replace, false);
+        // WARN_ON(klp_unregister_patch(&patch)) when enabling fails.
+        let result = self.draft_enable(p);
+        self.undo_failed_load(p, saved, result)
     }
 
     /// core.c:klp_enable_patch (4.15 + v7): -EINVAL for a replaced patch
