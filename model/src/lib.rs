@@ -18,7 +18,7 @@
 //! let (state, events) = model.step_with_events(&model.boot(), &Action::Insmod(0, InsmodParams::default()));
 //! let lines: Vec<String> = events.iter().filter(|e| e.is_logged()).map(|e| e.oracle(&model.sc)).collect();
 //! assert_eq!(lines[0], "enabling(P1)");
-//! assert_eq!(state.klp_patches, vec![0]);
+//! assert_eq!(state.klp_patches[..], [0]);
 //! ```
 //!
 //! Layout, one module per kernel concern: [`core`] (core.c), [`transition`]
