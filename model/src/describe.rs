@@ -78,3 +78,117 @@ pub fn command_in(sc: &Scenario, s: &State, a: &Action) -> String {
         _ => command(sc, a),
     }
 }
+
+/// The state in kernel terms, one fact per line (for stateright's Explorer
+/// and anyone reading a state without the scenario's indices).
+pub fn state_summary(sc: &Scenario, s: &State) -> String {
+    use std::fmt::Write;
+    let name = |p: u8| sc.patches[p as usize].name.as_str();
+    let mut out = String::new();
+    let list: Vec<&str> = s.klp_patches.iter().map(|&p| name(p)).collect();
+    let _ = writeln!(out, "klp_patches: [{}]", list.join(", "));
+    match s.klp_transition_patch {
+        Some(tp) => {
+            let _ = writeln!(
+                out,
+                "klp_transition_patch: {} ({})",
+                name(tp),
+                s.klp_target_state.direction()
+            );
+        }
+        None => out += "klp_transition_patch: none\n",
+    }
+    for (f, stack) in s.func_stacks.iter().enumerate() {
+        if !stack.is_empty() {
+            let entries: Vec<String> = stack
+                .iter()
+                .map(|&p| {
+                    let nop = s.patch(p).nops & (1 << f) != 0;
+                    format!("{}{}", name(p), if nop { " (nop)" } else { "" })
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "func_stack {}: [{}] (head last)",
+                sc.funcs[f].name,
+                entries.join(", ")
+            );
+        }
+    }
+    for (p, r) in s.patches.iter().enumerate() {
+        let life = match r.life {
+            crate::state::Life::Unloaded => "module not loaded",
+            crate::state::Life::Listed => "listed",
+            crate::state::Life::Freeing => "off the list, free_work pending",
+            crate::state::Life::Freed => "freed (module loaded, dormant)",
+            crate::state::Life::Replaced => "on klp_replaced_patches",
+        };
+        let _ = writeln!(
+            out,
+            "patch {}: {life}{}{}{}{}",
+            sc.patches[p].name,
+            if r.enabled { ", enabled" } else { "" },
+            if r.forced { ", forced" } else { "" },
+            if r.module_ref {
+                ", holds its module"
+            } else {
+                ""
+            },
+            if r.replaced { ", replaced" } else { "" },
+        );
+    }
+    for (i, t) in s.tasks.iter().enumerate() {
+        let frames: Vec<String> = t
+            .frames
+            .iter()
+            .map(|fr| {
+                format!(
+                    "{} [{}]",
+                    sc.funcs[fr.func as usize].name,
+                    crate::event::impl_name(sc, fr.code)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "task {}: patch_state {}{}{}",
+            i + 1,
+            match t.patch_state {
+                crate::state::KlpState::Idle => "IDLE",
+                crate::state::KlpState::Unpatched => "UNPATCHED",
+                crate::state::KlpState::Patched => "PATCHED",
+            },
+            if t.tif_patch_pending {
+                ", TIF_PATCH_PENDING"
+            } else {
+                ""
+            },
+            if frames.is_empty() {
+                ", in user space".to_string()
+            } else {
+                format!(", in {}", frames.join(" -> "))
+            }
+        );
+    }
+    let shadows: Vec<&str> = sc
+        .shadow_vars
+        .iter()
+        .enumerate()
+        .filter(|(v, _)| s.shadow & (1 << v) != 0)
+        .map(|(_, v)| v.name.as_str())
+        .collect();
+    if !sc.shadow_vars.is_empty() {
+        let _ = writeln!(out, "shadow variables: [{}]", shadows.join(", "));
+    }
+    let mods: Vec<&str> = sc
+        .sysmods
+        .iter()
+        .enumerate()
+        .filter(|(m, _)| s.sysmods & (1 << m) != 0)
+        .map(|(_, m)| m.as_str())
+        .collect();
+    if !sc.sysmods.is_empty() {
+        let _ = writeln!(out, "system modifications set: [{}]", mods.join(", "));
+    }
+    out
+}

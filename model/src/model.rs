@@ -195,6 +195,19 @@ impl Model for KlpModel {
         crate::describe::command(&self.sc, a)
     }
 
+    /// For stateright's Explorer: what the step printed (kernel log and
+    /// silent facts, in the oracle's vocabulary), then the resulting state
+    /// in kernel terms.
+    fn format_step(&self, last_state: &State, action: Action) -> Option<String> {
+        let (next, events) = self.step_with_events(last_state, &action);
+        let mut out: String = events.iter().map(|e| e.oracle(&self.sc) + "\n").collect();
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out += &crate::describe::state_summary(&self.sc, &next);
+        Some(out)
+    }
+
     fn properties(&self) -> Vec<Property<Self>> {
         PROPERTIES
             .iter()

@@ -2145,3 +2145,23 @@ fn property_patch_freed_goal() {
     let s = k.run(&s, &[k.free_work("P1")]);
     assert!(k.holds("patch-freed", &s));
 }
+
+/// describe::state_summary (stateright's Explorer shows it after every
+/// step): the patch list, func_stacks, patches and tasks by their names.
+#[test]
+fn state_summary_speaks_kernel_terms() {
+    let k = Sys::new(TWO_PATCHES);
+    let s = k.run(&k.boot(), &[k.call(0, "f"), k.insmod("P1")]);
+    let text = klp_model::describe::state_summary(&k.m.sc, &s);
+    assert!(text.contains("klp_patches: [P1]"), "{text}");
+    assert!(
+        text.contains("klp_transition_patch: P1 (patching)"),
+        "{text}"
+    );
+    assert!(text.contains("func_stack f: [P1] (head last)"), "{text}");
+    assert!(
+        text.contains("task 1: patch_state UNPATCHED, TIF_PATCH_PENDING, in f [original]"),
+        "{text}"
+    );
+    assert!(text.contains("patch P2: module not loaded"), "{text}");
+}
