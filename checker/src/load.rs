@@ -13,7 +13,7 @@ pub enum LoadError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path}:{error}")]
+    #[error("{path}:{}{error}", if matches!(error, SpecError::Semantic { .. }) { " " } else { "" })]
     Spec { path: String, error: SpecError },
     #[error("{path}: no scenario files (*.json) found")]
     Empty { path: String },
@@ -82,23 +82,16 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     })?;
     let spec = parse_spec(&text).map_err(|error| LoadError::Spec {
         path: shown.clone(),
-        error: locate(error),
+        error,
     })?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let scenario = Scenario::compile(&spec, &stem).map_err(|error| LoadError::Spec {
-        path: shown,
-        error: locate(error),
-    })?;
+    let scenario =
+        Scenario::compile(&spec, &stem).map_err(|error| LoadError::Spec { path: shown, error })?;
     Ok(Loaded {
         path: path.to_path_buf(),
         scenario,
     })
-}
-
-/// Formats a semantic error as ` at ...` after the path's colon.
-fn locate(e: SpecError) -> SpecError {
-    e
 }
