@@ -7,20 +7,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use klp_checker::selftest::library::Library;
-use klp_checker::selftest::{load_case, run_case, RunOutcome};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::{repo, run};
 
 fn lab_case(name: &str) -> PathBuf {
     repo().join("lab/cases").join(format!("{name}.json"))
-}
-
-fn run(path: &Path) -> RunOutcome {
-    let lib = Library::builtin();
-    let case = load_case(path, &lib).unwrap_or_else(|e| panic!("{e}"));
-    run_case(&case, &lib)
 }
 
 fn expected_events(path: &Path) -> Vec<String> {

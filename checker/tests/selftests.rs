@@ -3,23 +3,16 @@
 //! exactly its expected events.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use klp_checker::selftest::library::Library;
-use klp_checker::selftest::{load_case, run_case, RunOutcome};
+use klp_checker::selftest::load_case;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::{repo, run};
 
 fn oracle(name: &str) -> PathBuf {
     repo().join("../shared/oracle").join(format!("{name}.json"))
-}
-
-fn run(path: &Path) -> RunOutcome {
-    let lib = Library::builtin();
-    let case = load_case(path, &lib).unwrap_or_else(|e| panic!("{e}"));
-    run_case(&case, &lib)
 }
 
 fn assert_conforms(name: &str) {
