@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use klp_checker::selftest::library::Library;
 
 mod common;
-use common::{repo, run};
+use common::{event_names, oracle_vocabulary, repo, run};
 
 fn lab_case(name: &str) -> PathBuf {
     repo().join("lab/cases").join(format!("{name}.json"))
@@ -113,30 +113,7 @@ fn lab_modules_are_defined() {
 /// (lab/README.md), and the names printed are the names the real logs have.
 #[test]
 fn printed_vocabulary_is_the_lab_vocabulary() {
-    let doc =
-        std::fs::read_to_string(repo().join("../shared/reference/selftests-oracle.md")).unwrap();
-    let section = doc
-        .split("## 1.")
-        .nth(1)
-        .unwrap()
-        .split("## 2.")
-        .next()
-        .unwrap();
-    let mut vocab = BTreeSet::new();
-    let mut add_names = |text: &str| {
-        for name in text.split('`').skip(1).step_by(2) {
-            let base = name
-                .split('(')
-                .next()
-                .unwrap()
-                .trim_end_matches('*')
-                .trim_end_matches('_');
-            vocab.insert(base.to_string());
-        }
-    };
-    for line in section.lines().filter(|l| l.starts_with("| `")) {
-        add_names(line.split('|').nth(1).unwrap());
-    }
+    let mut vocab = oracle_vocabulary();
     let readme = std::fs::read_to_string(repo().join("lab/README.md")).unwrap();
     let new_events = readme
         .split("New events:")
@@ -146,7 +123,7 @@ fn printed_vocabulary_is_the_lab_vocabulary() {
         .next()
         .unwrap();
     for line in new_events.lines().filter(|l| l.starts_with("* ")) {
-        add_names(line);
+        vocab.extend(event_names(line));
     }
     let mut printed = BTreeSet::new();
     let mut recorded = BTreeSet::new();

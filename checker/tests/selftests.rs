@@ -9,7 +9,7 @@ use klp_checker::selftest::library::Library;
 use klp_checker::selftest::load_case;
 
 mod common;
-use common::{repo, run};
+use common::{oracle_vocabulary, repo, run};
 
 fn oracle(name: &str) -> PathBuf {
     repo().join("../shared/oracle").join(format!("{name}.json"))
@@ -100,28 +100,7 @@ fn ftrace_and_kprobe_cases_are_reported_as_not_modelled() {
 /// vocabulary that the in-scope cases use is printed by some case.
 #[test]
 fn printed_vocabulary_is_the_oracle_vocabulary() {
-    let doc =
-        std::fs::read_to_string(repo().join("../shared/reference/selftests-oracle.md")).unwrap();
-    let section = doc
-        .split("## 1.")
-        .nth(1)
-        .unwrap()
-        .split("## 2.")
-        .next()
-        .unwrap();
-    let mut vocab = BTreeSet::new();
-    for line in section.lines().filter(|l| l.starts_with("| `")) {
-        let cell = line.split('|').nth(1).unwrap();
-        for name in cell.split('`').skip(1).step_by(2) {
-            let base = name
-                .split('(')
-                .next()
-                .unwrap()
-                .trim_end_matches('*')
-                .trim_end_matches('_');
-            vocab.insert(base.to_string());
-        }
-    }
+    let vocab = oracle_vocabulary();
     let mut printed = BTreeSet::new();
     let mut expected = BTreeSet::new();
     for name in IN_SCOPE {
