@@ -34,8 +34,13 @@ pub fn event_names(text: &str) -> impl Iterator<Item = String> + '_ {
 /// The event vocabulary of selftests-oracle.md section 1 (its table's first
 /// column).
 pub fn oracle_vocabulary() -> BTreeSet<String> {
-    let doc =
-        std::fs::read_to_string(repo().join("../shared/reference/selftests-oracle.md")).unwrap();
+    let path = repo().join("../shared/reference/selftests-oracle.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (these tests read ../shared beside the repository, as CI lays it out)",
+            path.display()
+        )
+    });
     let section = doc
         .split("## 1.")
         .nth(1)
