@@ -44,7 +44,7 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// An oracle case (../shared/oracle/*.json) or a scenario with a `script`.
+    /// An oracle case (specs/selftests/oracle/*.json) or a scenario with a `script`.
     pub file: PathBuf,
 }
 

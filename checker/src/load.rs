@@ -57,9 +57,10 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     for p in entries {
         if p.is_dir() {
             // Test module definitions (`modules`) and selftest-style scripts
-            // for `klpcheck run` (`scripts`) are not scenarios.
+            // for `klpcheck run` (`scripts`) and the copy of the kernel selftests as oracle cases
+            // (`oracle`) are not scenarios.
             if p.file_name()
-                .is_some_and(|n| n == "modules" || n == "scripts")
+                .is_some_and(|n| n == "modules" || n == "scripts" || n == "oracle")
             {
                 continue;
             }

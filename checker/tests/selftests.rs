@@ -1,5 +1,5 @@
 //! Conformance with the kernel's livepatch selftests: every in-scope case of
-//! ../shared/oracle runs through the library (not the binary) and prints
+//! specs/selftests/oracle runs through the library (not the binary) and prints
 //! exactly its expected events.
 
 use std::collections::BTreeSet;
@@ -12,7 +12,9 @@ mod common;
 use common::{oracle_vocabulary, repo, run};
 
 fn oracle(name: &str) -> PathBuf {
-    repo().join("../shared/oracle").join(format!("{name}.json"))
+    repo()
+        .join("specs/selftests/oracle")
+        .join(format!("{name}.json"))
 }
 
 fn assert_conforms(name: &str) {
