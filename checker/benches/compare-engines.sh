@@ -6,7 +6,7 @@
 #   usage: checker/benches/compare-engines.sh [SPEC] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-spec=${1:-specs/bench/bench-replace-4tasks.json}
+spec=${1:-specs/bench/bench-replace-3tasks.json}
 runs=${2:-3}
 cargo build --release -q -p klp-checker
 bin=target/release/klpcheck

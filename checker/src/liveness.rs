@@ -29,7 +29,14 @@ use stateright::Model;
 /// A weakly fair class of actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Class {
+    /// klp_transition_work finding none of the scenario's tasks running on
+    /// another CPU (a running task is preempted or sleeps sooner or later;
+    /// the idle tasks are woken and switch in do_idle: `IdleLoop`).
     TransitionWork,
+    /// The livepatch command in progress goes on.
+    Continue,
+    /// The idle task of a CPU goes round do_idle.
+    IdleLoop(u8),
     FreeWork(u8),
     Force,
 }
@@ -65,9 +72,13 @@ fn is_admin(a: &Action) -> bool {
     )
 }
 
-fn class_of(a: &Action) -> Option<Class> {
+/// The fair class of `a` in a scenario with `tasks` tasks.
+fn class_of(a: &Action, tasks: usize) -> Option<Class> {
+    let real_tasks: u16 = (1u16 << tasks) - 1;
     match *a {
-        Action::TransitionWork => Some(Class::TransitionWork),
+        Action::TransitionWork { busy } if busy & real_tasks == 0 => Some(Class::TransitionWork),
+        Action::Continue { .. } => Some(Class::Continue),
+        Action::IdleLoop { cpu } => Some(Class::IdleLoop(cpu)),
         Action::FreeWork(p) => Some(Class::FreeWork(p)),
         Action::WriteForce(_) => Some(Class::Force),
         _ => None,
@@ -209,7 +220,10 @@ fn sccs(g: &Graph, keep: &[bool]) -> (Vec<u32>, u32) {
 /// The weakly fair classes for this scenario.
 fn fair_classes(model: &KlpModel) -> Vec<Class> {
     let sc = &model.sc;
-    let mut out = vec![Class::TransitionWork];
+    let mut out = vec![Class::TransitionWork, Class::Continue];
+    for cpu in 0..sc.cpus {
+        out.push(Class::IdleLoop(cpu as u8));
+    }
     for p in 0..sc.patches.len() {
         out.push(Class::FreeWork(p as u8));
     }
@@ -232,7 +246,8 @@ fn at_user(g: &Graph, s: usize, t: usize) -> bool {
 }
 
 fn enabled(g: &Graph, s: usize, c: Class) -> bool {
-    g.edges[s].iter().any(|(_, a)| class_of(a) == Some(c))
+    let n = g.states[s].tasks.len();
+    g.edges[s].iter().any(|(_, a)| class_of(a, n) == Some(c))
 }
 
 /// Finds a fair lasso that stays in `pending` states forever.
@@ -290,7 +305,9 @@ fn find_lasso(model: &KlpModel, g: &Graph, pending: &[bool]) -> Option<(Vec<Acti
             let edge = m.iter().find_map(|&s| {
                 g.edges[s]
                     .iter()
-                    .find(|(w, a)| class_of(a) == Some(cl) && inside(s, *w, a))
+                    .find(|(w, a)| {
+                        class_of(a, g.states[s].tasks.len()) == Some(cl) && inside(s, *w, a)
+                    })
                     .map(|(w, a)| (s, *w, a.clone()))
             });
             match edge {

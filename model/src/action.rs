@@ -17,8 +17,22 @@ pub enum Action {
     SetPrePatchRet(PatchId, u8),
     /// The patch's `free_work` runs (klp_free_patch_finish).
     FreeWork(PatchId),
-    /// `klp_transition_work` runs (klp_try_complete_transition).
-    TransitionWork,
+    /// `klp_transition_work` runs (klp_try_complete_transition) on some CPU.
+    /// `busy`: the tasks that are running on the other CPUs at that moment,
+    /// so that klp_try_switch_task fails for them with -EBUSY ("is
+    /// running"): bit `t` for task `t`, bit `tasks + c` for the idle task
+    /// of CPU `c`. Only choices that change the outcome are offered (see
+    /// `busy_choices`).
+    TransitionWork { busy: u16 },
+    /// The livepatch command in progress (`State::klp_op`) goes on to its
+    /// next step; `busy` as for `TransitionWork` when that step is the
+    /// command's first klp_try_complete_transition, else 0.
+    Continue { busy: u16 },
+    /// The idle task of CPU `cpu` goes round the idle loop
+    /// (sched/idle.c:do_idle -> klp_update_patch_state): it switches if
+    /// TIF_PATCH_PENDING is set. A failed try wakes idle CPUs for this
+    /// (wake_up_if_idle).
+    IdleLoop { cpu: u8 },
     /// `insmod M.ko` of a target module.
     LoadModule(ObjId),
     /// `rmmod M` of a target module.

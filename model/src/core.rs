@@ -6,8 +6,16 @@ use crate::event::{Event, EventSink, ModState};
 use crate::kernel::Kernel;
 use crate::klp_state::klp_is_patch_compatible;
 use crate::profile::{Profile, Variant};
-use crate::scenario::{ObjId, PatchId, VMLINUX};
-use crate::state::{KlpState, Life, PatchRec};
+use crate::scenario::{CallbackKind, ObjId, PatchId, VMLINUX};
+use crate::state::{KlpOp, KlpState, Life, PatchRec};
+
+/// Who started an enable: its module_init (insmod) or a sysfs write; it
+/// decides what a failure does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnableBy {
+    Insmod,
+    Sysfs,
+}
 
 /// Module parameters given on insmod (the kernel's test modules read them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -25,6 +33,11 @@ impl<E: EventSink> Kernel<'_, E> {
     /// `struct klp_patch` (klp_init_patch: nops for a replace patch, then
     /// `list_add_tail` on klp_patches) and enables it. On failure the patch is
     /// taken off the list again and the module load fails.
+    ///
+    /// This step runs until the first point where a task could see the
+    /// difference (see [`Self::enable_objects`]); the command goes on with
+    /// `Action::Continue` steps while tasks run (`State::klp_op`), and
+    /// returns after its first klp_try_complete_transition.
     pub fn klp_enable_patch(&mut self, p: PatchId, params: InsmodParams) -> Result<(), u8> {
         if self.profile(Profile::Draft2018) {
             return self.draft_insmod(p, params);
@@ -37,24 +50,26 @@ impl<E: EventSink> Kernel<'_, E> {
             return Err(EINVAL);
         }
         // try_module_get(patch->mod): held from here until free_work.
-        let saved = self.klp_init_patch(p, params, replace, true);
-        let result = self.__klp_enable_patch(p);
-        // err: klp_free_patch_start + klp_free_patch_finish (module_put).
-        self.undo_failed_load(p, saved, result)
+        self.klp_init_patch(p, params, replace, true);
+        let result = self.__klp_enable_patch(p, EnableBy::Insmod);
+        if let Err(errno) = result {
+            // err: klp_free_patch_start + klp_free_patch_finish (module_put).
+            self.undo_failed_load(p, errno);
+        }
+        result
     }
 
     /// core.c:klp_init_patch_early + klp_init_patch — a fresh `struct
     /// klp_patch` for the module's new instance: nops for a replace patch
     /// (klp_add_nops), obj->mod of loaded, klp_alive target modules
     /// (klp_find_object_module), then `list_add_tail` on klp_patches.
-    /// Returns the previous record, to restore if the load fails.
     fn klp_init_patch(
         &mut self,
         p: PatchId,
         params: InsmodParams,
         replace: bool,
         module_ref: bool,
-    ) -> PatchRec {
+    ) {
         let def = &self.sc.patches[p as usize];
         let saved = self.s.patch(p).clone();
         *self.s.patch_mut(p) = PatchRec {
@@ -77,29 +92,31 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         self.s.patch_mut(p).obj_mod = obj_mod;
         self.s.klp_patches.push(p);
-        saved
     }
 
     /// A failed module_init: the patch leaves klp_patches, the module is not
-    /// loaded (its previous record comes back), insmod prints the error.
-    fn undo_failed_load(
-        &mut self,
-        p: PatchId,
-        saved: PatchRec,
-        result: Result<(), u8>,
-    ) -> Result<(), u8> {
-        if let Err(errno) = result {
-            self.s.klp_patches.retain(|q| *q != p);
-            *self.s.patch_mut(p) = saved;
-            self.emit(|| Event::LoadErrorPatch(p, errno));
-        }
-        result
+    /// loaded (the instance never counts: `loads` goes back), insmod prints
+    /// the error. The failed instance's record is dropped whole; only what
+    /// outlives instances (`replaced_by`) stays.
+    fn undo_failed_load(&mut self, p: PatchId, errno: u8) {
+        self.s.klp_patches.retain(|q| *q != p);
+        let rec = self.s.patch(p);
+        *self.s.patch_mut(p) = PatchRec {
+            loads: rec.loads - 1,
+            replaced_by: rec.replaced_by,
+            ..PatchRec::unloaded()
+        };
+        self.emit(|| Event::LoadErrorPatch(p, errno));
     }
 
-    /// core.c:__klp_enable_patch — -EBUSY while a transition runs; otherwise
-    /// init the transition, pre_patch + patch each loaded object in turn (the
-    /// first failure cancels), start the transition and try to complete it.
-    fn __klp_enable_patch(&mut self, p: PatchId) -> Result<(), u8> {
+    /// core.c:__klp_enable_patch, up to its first step boundary — -EBUSY
+    /// while a transition runs; otherwise "enabling patch",
+    /// klp_init_transition, and the loop over the objects
+    /// ([`Self::enable_objects`]). Everything before the first object's
+    /// pre_patch is in this step: klp_init_transition only moves the tasks
+    /// from IDLE to UNPATCHED, which changes what they run only for a func
+    /// in transition, and none is yet.
+    fn __klp_enable_patch(&mut self, p: PatchId, by: EnableBy) -> Result<(), u8> {
         if self.s.klp_transition_patch.is_some() && !self.variant(Variant::TwoTransitions) {
             return Err(EBUSY);
         }
@@ -108,12 +125,46 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         self.emit(|| Event::Enabling(p));
         self.klp_init_transition(p, KlpState::Patched);
-        for obj in self.objects_of(p) {
+        self.enable_objects(p, 0, by)
+    }
+
+    /// core.c:__klp_enable_patch, the loop `klp_for_each_object: pre_patch
+    /// callback, klp_patch_object`, from object `next` (obj_list order),
+    /// then klp_start_transition and `patch->enabled = true`; the first
+    /// klp_try_complete_transition is the command's next step
+    /// (`KlpOp::FirstTry`). The first pre_patch failure cancels the
+    /// transition (klp_cancel_transition) and the command fails.
+    ///
+    /// Step boundaries (`KlpOp::EnableObjects`): before the pre_patch of
+    /// every object after the first whose callback changes what tasks see
+    /// (a shadow variable or a system modification): tasks keep running
+    /// the old code with the effects of the earlier objects' pre_patch and
+    /// not yet of this one's. No boundary between a pre_patch and its
+    /// klp_patch_object: every task is UNPATCHED and the new func is in
+    /// transition, so klp_ftrace_handler keeps sending every call to the
+    /// entry below it (the old code) either way. No boundary between the
+    /// last klp_patch_object and klp_start_transition either: TIF_PATCH_PENDING
+    /// only lets a task switch itself, and a task's switch before the first
+    /// try reaches the same states as its switch by that try; the first
+    /// try itself is a step of its own, so tasks run (and enter old code)
+    /// between the last pre_patch and it.
+    pub fn enable_objects(&mut self, p: PatchId, next: usize, by: EnableBy) -> Result<(), u8> {
+        let objs = self.objects_of(p);
+        for (i, &obj) in objs.iter().enumerate().skip(next) {
             if !self.klp_is_object_loaded(p, obj) {
                 continue;
             }
+            if i > next && self.pre_patch_visible(p, obj) {
+                self.s.klp_op = Some(KlpOp::EnableObjects {
+                    patch: p,
+                    next: i as u8,
+                    insmod: by == EnableBy::Insmod,
+                });
+                return Ok(());
+            }
             let ret = self.klp_pre_patch_callback(p, obj, ModState::Live);
             if ret != 0 {
+                self.s.klp_op = None;
                 self.emit(|| Event::PrePatchFailed(p, obj));
                 self.emit(|| Event::EnableFailed(p));
                 self.klp_cancel_transition();
@@ -123,8 +174,74 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         self.klp_start_transition();
         self.s.patch_mut(p).enabled = true;
-        self.klp_try_complete_transition();
+        self.s.klp_op = Some(KlpOp::FirstTry { patch: p });
         Ok(())
+    }
+
+    /// Whether `obj`'s pre_patch callback of `p` changes what tasks see.
+    fn pre_patch_visible(&self, p: PatchId, obj: ObjId) -> bool {
+        self.sc.patches[p as usize]
+            .object(obj)
+            .and_then(|o| o.callback(CallbackKind::PrePatch))
+            .is_some_and(|e| e.task_visible())
+    }
+
+    /// Whether `obj`'s pre_unpatch callback of `p` changes what tasks see.
+    fn pre_unpatch_visible(&self, p: PatchId, obj: ObjId) -> bool {
+        self.sc.patches[p as usize]
+            .object(obj)
+            .and_then(|o| o.callback(CallbackKind::PreUnpatch))
+            .is_some_and(|e| e.task_visible())
+    }
+
+    /// `Action::Continue`: the next step of the livepatch command in
+    /// progress (`State::klp_op`).
+    pub fn klp_op_continue(&mut self, busy: u16) {
+        let Some(op) = self.s.klp_op else {
+            return;
+        };
+        match op {
+            KlpOp::EnableObjects {
+                patch,
+                next,
+                insmod,
+            } => {
+                let by = if insmod {
+                    EnableBy::Insmod
+                } else {
+                    EnableBy::Sysfs
+                };
+                if let Err(errno) = self.enable_objects(patch, next as usize, by) {
+                    self.enable_failed(patch, errno, by);
+                }
+            }
+            KlpOp::DisableObjects { patch, next } => self.disable_objects(patch, next as usize),
+            KlpOp::FirstTry { .. } => {
+                // The end of __klp_enable_patch / __klp_disable_patch: the
+                // command returns after this try, and klp_mutex is free.
+                self.s.klp_op = None;
+                self.klp_try_complete_transition(busy);
+            }
+        }
+    }
+
+    /// A pre_patch failure found by a later step of the command: what the
+    /// command's caller does with the error (insmod: the load fails; a
+    /// sysfs write: the write fails).
+    fn enable_failed(&mut self, p: PatchId, errno: u8, by: EnableBy) {
+        match by {
+            EnableBy::Insmod => self.undo_failed_load(p, errno),
+            EnableBy::Sysfs => {
+                if self.profile(Profile::Draft2018) {
+                    self.s.patch_mut(p).module_ref = false;
+                }
+                self.emit(|| Event::WriteError {
+                    patch: p,
+                    attr: "enabled",
+                    errno,
+                });
+            }
+        }
     }
 
     /// core.c:klp_add_nops + klp_add_object_nops — for every object of every
@@ -172,7 +289,7 @@ impl<E: EventSink> Kernel<'_, E> {
         } else if self.variant(Variant::ReenableReplaced) {
             // Mutation: the pre-5.1 re-enable, on an instance that was
             // replaced or disabled.
-            self.__klp_enable_patch(p)
+            self.__klp_enable_patch(p, EnableBy::Sysfs)
         } else {
             Err(EINVAL)
         };
@@ -187,8 +304,8 @@ impl<E: EventSink> Kernel<'_, E> {
     }
 
     /// core.c:__klp_disable_patch — -EBUSY while a transition runs; otherwise
-    /// init the unpatching transition, pre_unpatch each patched object, start,
-    /// clear `enabled`, try to complete.
+    /// init the unpatching transition and go through the patched objects'
+    /// pre_unpatch callbacks ([`Self::disable_objects`]).
     fn __klp_disable_patch(&mut self, p: PatchId) -> Result<(), u8> {
         if !self.s.patch(p).enabled {
             return Err(EINVAL);
@@ -197,15 +314,35 @@ impl<E: EventSink> Kernel<'_, E> {
             return Err(EBUSY);
         }
         self.klp_init_transition(p, KlpState::Unpatched);
-        for obj in self.objects_of(p) {
-            if self.s.patch(p).obj_patched & (1 << obj) != 0 {
-                self.klp_pre_unpatch_callback(p, obj, ModState::Live);
+        self.disable_objects(p, 0);
+        Ok(())
+    }
+
+    /// core.c:__klp_disable_patch, the loop `klp_for_each_object: if
+    /// (obj->patched) klp_pre_unpatch_callback(obj)` from object `next`,
+    /// then klp_start_transition and `patch->enabled = false`; the first
+    /// klp_try_complete_transition is the command's next step. Boundaries
+    /// as in [`Self::enable_objects`]: before every later pre_unpatch that
+    /// changes what tasks see (every task is PATCHED and keeps running the
+    /// patch's code meanwhile).
+    pub fn disable_objects(&mut self, p: PatchId, next: usize) {
+        let objs = self.objects_of(p);
+        for (i, &obj) in objs.iter().enumerate().skip(next) {
+            if self.s.patch(p).obj_patched & (1 << obj) == 0 {
+                continue;
             }
+            if i > next && self.pre_unpatch_visible(p, obj) {
+                self.s.klp_op = Some(KlpOp::DisableObjects {
+                    patch: p,
+                    next: i as u8,
+                });
+                return;
+            }
+            self.klp_pre_unpatch_callback(p, obj, ModState::Live);
         }
         self.klp_start_transition();
         self.s.patch_mut(p).enabled = false;
-        self.klp_try_complete_transition();
-        Ok(())
+        self.s.klp_op = Some(KlpOp::FirstTry { patch: p });
     }
 
     /// core.c:force_store — `echo 1 > .../force`: -EINVAL unless `p` is the
@@ -471,10 +608,13 @@ impl<E: EventSink> Kernel<'_, E> {
             .replace
             .unwrap_or(self.sc.patches[p as usize].replace);
         // The module reference is taken by klp_enable_patch in 4.x.
-        let saved = self.klp_init_patch(p, params, replace, false);
+        self.klp_init_patch(p, params, replace, false);
         // WARN_ON(klp_unregister_patch(&patch)) when enabling fails.
-        let result = self.draft_enable(p);
-        self.undo_failed_load(p, saved, result)
+        let result = self.draft_enable_by(p, EnableBy::Insmod);
+        if let Err(errno) = result {
+            self.undo_failed_load(p, errno);
+        }
+        result
     }
 
     /// core.c:klp_enable_patch (4.15 + v7): -EINVAL for a replaced patch
@@ -483,6 +623,10 @@ impl<E: EventSink> Kernel<'_, E> {
     /// ones may be enabled (-EBUSY), except a replace patch; then the module
     /// reference is taken and the patch enabled as in mainline.
     pub fn draft_enable(&mut self, p: PatchId) -> Result<(), u8> {
+        self.draft_enable_by(p, EnableBy::Sysfs)
+    }
+
+    fn draft_enable_by(&mut self, p: PatchId, by: EnableBy) -> Result<(), u8> {
         let rec = self.s.patch(p);
         if rec.life != Life::Listed || rec.enabled {
             return Err(EINVAL);
@@ -495,7 +639,7 @@ impl<E: EventSink> Kernel<'_, E> {
             return Err(EBUSY);
         }
         self.s.patch_mut(p).module_ref = true;
-        let result = self.__klp_enable_patch(p);
+        let result = self.__klp_enable_patch(p, by);
         if result.is_err() {
             self.s.patch_mut(p).module_ref = false;
         }

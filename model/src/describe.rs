@@ -43,8 +43,16 @@ pub fn command(sc: &Scenario, a: &Action) -> String {
             "[kworker] free_work of '{}' runs (klp_free_patch_finish)",
             module(p)
         ),
-        Action::TransitionWork => {
-            "[kworker] klp_transition_work runs (klp_try_complete_transition)".to_string()
+        Action::TransitionWork { busy } => format!(
+            "[kworker] klp_transition_work runs (klp_try_complete_transition){}",
+            running(sc, busy)
+        ),
+        Action::Continue { busy } => format!(
+            "(the livepatch command goes on in the kernel){}",
+            running(sc, busy)
+        ),
+        Action::IdleLoop { cpu } => {
+            format!("[swapper/{cpu}] the idle task goes round do_idle (klp_update_patch_state)")
         }
         Action::LoadModule(m) => format!("insmod {}.ko", sc.objects[m as usize].name),
         Action::UnloadModule(m) => format!("rmmod {}", sc.objects[m as usize].name),
@@ -52,6 +60,29 @@ pub fn command(sc: &Scenario, a: &Action) -> String {
             format!("task {} calls {}()", task + 1, sc.funcs[func as usize].name)
         }
         Action::Return { task } => format!("task {} returns", task + 1),
+    }
+}
+
+/// ", while task 1 and swapper/0 run on other CPUs" for a try's busy set.
+fn running(sc: &Scenario, busy: u16) -> String {
+    if busy == 0 {
+        return String::new();
+    }
+    let n = sc.tasks.count as usize;
+    let names: Vec<String> = (0..16)
+        .filter(|b| busy & (1 << b) != 0)
+        .map(|b| {
+            if b < n {
+                format!("task {}", b + 1)
+            } else {
+                format!("swapper/{}", b - n)
+            }
+        })
+        .collect();
+    if names.len() == 1 {
+        format!(", while {} runs on another CPU", names[0])
+    } else {
+        format!(", while {} run on other CPUs", names.join(" and "))
     }
 }
 

@@ -32,6 +32,19 @@ pub enum SwitchHow {
     ExitToUser,
     /// klp_force_transition.
     Forced,
+    /// sched/idle.c:do_idle -> klp_update_patch_state (idle tasks).
+    IdleLoop,
+}
+
+impl SwitchHow {
+    pub fn name(self) -> &'static str {
+        match self {
+            SwitchHow::StackCheck => "stack_check",
+            SwitchHow::ExitToUser => "exit_to_user",
+            SwitchHow::Forced => "forced",
+            SwitchHow::IdleLoop => "idle_loop",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +118,19 @@ pub enum Event {
         to: KlpState,
         how: SwitchHow,
     },
+    /// A kernel WARNING (`WARN_ON_ONCE`) at this function: TAINT_WARN.
+    KernelWarning(&'static str),
+    /// An idle task ("swapper/N") reached the target state.
+    IdleSwitched {
+        cpu: usize,
+        to: KlpState,
+        how: SwitchHow,
+    },
+    /// klp_try_switch_task: "%s:%d is running" (a pr_debug line; the
+    /// selftests turn it off): the task runs on another CPU (-EBUSY).
+    TaskRunning(usize),
+    /// The same for the idle task of a CPU ("swapper/N:0 is running").
+    IdleRunning(usize),
     ShadowCreated(u8),
     ShadowFreed(u8),
     SysmodSet(u8),
@@ -125,6 +151,10 @@ impl Event {
                 | Event::TaskCall { .. }
                 | Event::TaskReturn { .. }
                 | Event::TaskSwitched { .. }
+                | Event::IdleSwitched { .. }
+                | Event::KernelWarning(_)
+                | Event::TaskRunning(_)
+                | Event::IdleRunning(_)
                 | Event::ShadowCreated(_)
                 | Event::ShadowFreed(_)
                 | Event::SysmodSet(_)
@@ -224,12 +254,16 @@ impl Event {
                 "task_switched({},{},{})",
                 task + 1,
                 to.direction(),
-                match how {
-                    SwitchHow::StackCheck => "stack_check",
-                    SwitchHow::ExitToUser => "exit_to_user",
-                    SwitchHow::Forced => "forced",
-                }
+                how.name()
             ),
+            Event::IdleSwitched { cpu, to, how } => format!(
+                "idle_switched(swapper/{cpu},{},{})",
+                to.direction(),
+                how.name()
+            ),
+            Event::TaskRunning(task) => format!("task_running({})", task + 1),
+            Event::KernelWarning(at) => format!("kernel_warning({at})"),
+            Event::IdleRunning(cpu) => format!("task_running(swapper/{cpu})"),
             Event::ShadowCreated(v) => {
                 format!("shadow_created({})", sc.shadow_vars[*v as usize].name)
             }

@@ -8,10 +8,15 @@ use crate::state::State;
 impl<E: EventSink> Kernel<'_, E> {
     /// state.c:klp_get_prev_state — during a transition, whether some patch in
     /// front of `klp_transition_patch` on `klp_patches` carries state `id`
-    /// (the kernel returns the last one). Outside a transition it WARNs and
-    /// returns NULL.
-    pub fn klp_get_prev_state(&self, id: u64) -> bool {
+    /// (the kernel returns the last one). Outside a transition,
+    /// `WARN_ON_ONCE(!klp_transition_patch)`: a kernel WARNING
+    /// (`no-kernel-warning`), and NULL. That happens, e.g., in a module
+    /// object's callback run by klp_module_coming after the patch's own
+    /// transition completed (the audit's 6.1 run e3 printed it).
+    pub fn klp_get_prev_state(&mut self, id: u64) -> bool {
         let Some(tp) = self.s.klp_transition_patch else {
+            self.s.violations |= crate::properties::V_KERNEL_WARNING;
+            self.emit(|| crate::event::Event::KernelWarning("state.c:klp_get_prev_state"));
             return false;
         };
         self.s
@@ -36,8 +41,13 @@ pub fn klp_is_patch_compatible_with(
     p: PatchId,
     replace: bool,
 ) -> bool {
-    if sc.profile == crate::profile::Profile::Draft2018 {
-        // klp_state came in 5.5.
+    if matches!(
+        sc.profile,
+        crate::profile::Profile::Draft2018 | crate::profile::Profile::V5_4
+    ) {
+        // klp_state and klp_is_patch_compatible came in 5.5 ("livepatch:
+        // Basic API to track system state changes"): 4.x and 5.1-5.4 load
+        // any patch.
         return true;
     }
     let new = &sc.patches[p as usize];

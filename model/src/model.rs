@@ -39,7 +39,7 @@ impl KlpModel {
 
 /// The step function: one action, atomically, from `s`.
 pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> State {
-    use crate::errno::{EBUSY, EEXIST};
+    use crate::errno::{EAGAIN, EEXIST};
     let mut next = s.clone();
     let mut k = Kernel::new(sc, &mut next, ev);
     match *a {
@@ -83,9 +83,11 @@ pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> S
                 k.klp_free_patch_finish(p);
             }
         }
-        Action::TransitionWork => {
-            k.klp_try_complete_transition();
+        Action::TransitionWork { busy } => {
+            k.klp_try_complete_transition(busy);
         }
+        Action::Continue { busy } => k.klp_op_continue(busy),
+        Action::IdleLoop { cpu } => k.idle_loop(cpu as usize),
         Action::LoadModule(m) => {
             if k.s.modules_loaded & (1 << m) != 0 {
                 k.emit(|| Event::LoadErrorModule(m, EEXIST));
@@ -96,7 +98,11 @@ pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> S
         Action::UnloadModule(m) => {
             if k.s.modules_loaded & (1 << m) == 0 {
             } else if k.module_code_in_use(m) {
-                k.emit(|| Event::LoadErrorModule(m, EBUSY));
+                // A task in the module's code entered it through something
+                // the module owns (a file, a syscall hook), which holds a
+                // module reference: delete_module -> try_stop_module fails
+                // with -EWOULDBLOCK.
+                k.emit(|| Event::LoadErrorModule(m, EAGAIN));
             } else {
                 k.klp_module_going(m);
             }
@@ -138,7 +144,30 @@ impl Model for KlpModel {
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
         let sc = &*self.sc;
         let admin = &sc.admin;
+        // A livepatch command in progress holds klp_mutex: the other
+        // commands, the module notifiers and klp_transition_work wait for
+        // it (they run after it, which the search covers), and its own next
+        // step is kernel work. Tasks, free_work and idle CPUs go on.
+        let mutex_free = match s.klp_op {
+            None => true,
+            Some(op) => {
+                if matches!(op, crate::state::KlpOp::FirstTry { .. }) {
+                    for busy in crate::transition::busy_choices(sc, s) {
+                        actions.push(Action::Continue { busy });
+                    }
+                } else {
+                    actions.push(Action::Continue { busy: 0 });
+                }
+                false
+            }
+        };
         for (i, rec) in s.patches.iter().enumerate() {
+            if !mutex_free {
+                if rec.life == Life::Freeing {
+                    actions.push(Action::FreeWork(i as u8));
+                }
+                continue;
+            }
             let p = i as u8;
             if !rec.module_loaded() && rec.loads < admin.max_loads[i] {
                 actions.push(Action::Insmod(p, InsmodParams::default()));
@@ -161,10 +190,20 @@ impl Model for KlpModel {
                 actions.push(Action::FreeWork(p));
             }
         }
-        if s.klp_transition_patch.is_some() {
-            actions.push(Action::TransitionWork);
+        if mutex_free && s.klp_transition_patch.is_some() {
+            for busy in crate::transition::busy_choices(sc, s) {
+                actions.push(Action::TransitionWork { busy });
+            }
+        }
+        for (cpu, idle) in s.idle_tasks.iter().enumerate() {
+            if idle.tif_patch_pending {
+                actions.push(Action::IdleLoop { cpu: cpu as u8 });
+            }
         }
         for (i, _) in sc.objects.iter().enumerate().skip(1) {
+            if !mutex_free {
+                break;
+            }
             let m = i as u8;
             let loaded = s.modules_loaded & (1 << m) != 0;
             if !loaded && admin.target_load & (1 << m) != 0 {
@@ -231,14 +270,16 @@ macro_rules! checks {
         [$(|m: &KlpModel, s: &State| (PROPERTIES[$i].check)(&m.sc, s)),*]
     };
 }
-const CHECKS: [fn(&KlpModel, &State) -> bool; 18] =
-    checks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17);
+const CHECKS: [fn(&KlpModel, &State) -> bool; 20] =
+    checks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19);
 
 /// Tasks are interchangeable: the canonical state sorts them.
 impl Representative for State {
     fn representative(&self) -> Self {
         let mut s = self.clone();
         s.tasks.sort();
+        // CPUs are interchangeable too (busy_choices tries every CPU).
+        s.idle_tasks.sort();
         s
     }
 }

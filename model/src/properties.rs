@@ -12,6 +12,10 @@ use crate::state::{Impl, KlpState, Life, State};
 pub const V_ONLY_NEW_CALLBACKS: u32 = 1 << 0;
 pub const V_CALLBACK_PAIRING: u32 = 1 << 1;
 pub const V_REPLACE_LEAVES_ONLY_NEW: u32 = 1 << 2;
+/// A step printed a kernel WARNING (TAINT_WARN; a panic with panic_on_warn).
+pub const V_KERNEL_WARNING: u32 = 1 << 3;
+/// klp_check_stack_func read past the end of a func_stack.
+pub const V_STACK_CHECK_IN_BOUNDS: u32 = 1 << 4;
 
 /// stateright's three kinds of property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,6 +119,18 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         check: code_requirements_met,
     },
     PropertyInfo {
+        id: "no-kernel-warning",
+        kind: Kind::Always,
+        meaning: "no step makes the kernel print a WARNING (klp_get_prev_state outside a transition, a duplicate klp_shadow_alloc): TAINT_WARN, a panic under panic_on_warn",
+        check: no_kernel_warning,
+    },
+    PropertyInfo {
+        id: "stack-check-in-bounds",
+        kind: Kind::Always,
+        meaning: "klp_check_stack_func never reads a func_stack entry that does not exist (list_next_entry past the bottom reads the klp_ops list head as a klp_func)",
+        check: stack_check_in_bounds,
+    },
+    PropertyInfo {
         id: "replace-completes",
         kind: Kind::Sometimes,
         meaning: "vacuity witness: some atomic replace transition completes",
@@ -166,6 +182,8 @@ pub const PROPERTY_IDS: &[&str] = &[
     "states-compatible",
     "shadow-no-use-after-free",
     "code-requirements-met",
+    "no-kernel-warning",
+    "stack-check-in-bounds",
     "replace-completes",
     "replaced-patch-reloadable",
     "replace-over-disabled",
@@ -192,6 +210,7 @@ fn single_transition(_: &Scenario, s: &State) -> bool {
                 && s.klp_target_state == KlpState::Idle
                 && s.tasks
                     .iter()
+                    .chain(s.idle_tasks.iter())
                     .all(|t| t.patch_state == KlpState::Idle && !t.tif_patch_pending)
         }
         Some(tp) => {
@@ -219,6 +238,14 @@ fn only_new_callbacks(_: &Scenario, s: &State) -> bool {
 
 fn callback_pairing(_: &Scenario, s: &State) -> bool {
     s.violations & V_CALLBACK_PAIRING == 0
+}
+
+fn no_kernel_warning(_: &Scenario, s: &State) -> bool {
+    s.violations & V_KERNEL_WARNING == 0
+}
+
+fn stack_check_in_bounds(_: &Scenario, s: &State) -> bool {
+    s.violations & V_STACK_CHECK_IN_BOUNDS == 0
 }
 
 fn replace_leaves_only_new(_: &Scenario, s: &State) -> bool {

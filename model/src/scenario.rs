@@ -20,6 +20,10 @@ pub const MAX_SHADOW_VARS: usize = 64;
 pub const MAX_SYSMODS: usize = 64;
 pub const MAX_TASKS: u32 = 8;
 pub const MAX_DEPTH: u32 = 4;
+/// CPUs a scenario may have (each adds an idle task).
+pub const MAX_CPUS: u32 = 4;
+/// The CPU count when a scenario does not say.
+pub const DEFAULT_CPUS: u32 = 2;
 pub const MAX_LOADS: u32 = 4;
 
 /// An error in a scenario, with where it is (a JSON path such as
@@ -130,6 +134,26 @@ pub struct Effects {
     pub if_prev_state: Option<Box<(u64, Effects, Effects)>>,
 }
 
+impl Effects {
+    /// Whether running these effects changes what a task can see: a shadow
+    /// variable or a system modification (a log line or a return value
+    /// changes nothing a task runs). A klp_get_prev_state branch counts
+    /// when either side does.
+    pub fn task_visible(&self) -> bool {
+        self.shadow_alloc
+            | self.shadow_get_or_alloc
+            | self.shadow_free
+            | self.shadow_free_all
+            | self.set
+            | self.clear
+            != 0
+            || self
+                .if_prev_state
+                .as_ref()
+                .is_some_and(|b| b.1.task_visible() || b.2.task_visible())
+    }
+}
+
 /// Callback kinds, in `struct klp_callbacks` order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CallbackKind {
@@ -213,6 +237,7 @@ pub struct Tasks {
     pub entry: u64,
     /// Per function: the functions it may call.
     pub calls: Vec<u64>,
+    pub kind: spec::TaskKind,
 }
 
 /// Compiled [`spec::FairnessSpec`].
@@ -251,6 +276,8 @@ pub struct Scenario {
     pub shadow_vars: Vec<ShadowVar>,
     pub sysmods: Vec<String>,
     pub patches: Vec<Patch>,
+    /// CPUs of the machine (each has an idle task).
+    pub cpus: u32,
     pub tasks: Tasks,
     pub admin: Admin,
     pub fairness: Fairness,
@@ -408,6 +435,13 @@ impl Compiler {
             }
         }
         let tasks = self.tasks(&spec.tasks, &patches, spec.script.is_some())?;
+        let cpus = spec.cpus.unwrap_or(DEFAULT_CPUS);
+        if cpus == 0 || cpus > MAX_CPUS {
+            return Err(semantic(
+                "cpus",
+                format!("must be between 1 and {MAX_CPUS}"),
+            ));
+        }
         let admin = self.admin(&spec.admin, &patches)?;
         let mut fairness = Fairness {
             may_block_forever: vec![],
@@ -472,6 +506,7 @@ impl Compiler {
             shadow_vars: self.shadow_vars,
             sysmods: self.sysmods,
             patches,
+            cpus,
             tasks,
             admin,
             fairness,
@@ -920,6 +955,7 @@ impl Compiler {
             max_depth: t.max_depth,
             entry,
             calls,
+            kind: t.kind,
         })
     }
 

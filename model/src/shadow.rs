@@ -9,6 +9,8 @@ impl<E: EventSink> Kernel<'_, E> {
     /// return NULL if it exists; otherwise create it (the ctor runs once).
     pub fn klp_shadow_alloc(&mut self, v: u8) {
         if self.s.shadow & (1 << v) != 0 {
+            // WARN(1, "Duplicate shadow variable ...").
+            self.s.violations |= crate::properties::V_KERNEL_WARNING;
             self.emit(|| Event::ShadowDuplicate(v));
         } else {
             self.s.shadow |= 1 << v;

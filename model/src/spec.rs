@@ -46,6 +46,13 @@ pub struct Spec {
     /// Their order here is only a listing order; the patch stack order comes
     /// from the order of insmods.
     pub patches: BTreeMap<String, PatchSpec>,
+    /// How many CPUs the machine has (1 to 4; default 2, the smallest SMP
+    /// machine). Each CPU has an idle task that takes part in every
+    /// transition, and a task running on another CPU cannot be switched by
+    /// klp_try_switch_task (-EBUSY). With 1 CPU only the command's own CPU
+    /// exists, so every sleeping task can be switched by the first try.
+    #[serde(default)]
+    pub cpus: Option<u32>,
     /// The tasks that run kernel code.
     #[serde(default)]
     pub tasks: TasksSpec,
@@ -268,6 +275,22 @@ pub struct TasksSpec {
     /// Which function may call which (for call stacks deeper than 1).
     #[serde(default)]
     pub calls: BTreeMap<String, Vec<String>>,
+    /// `user` (default): processes that enter the kernel by a syscall and
+    /// switch on the way back (exit_to_user_mode -> klp_update_patch_state);
+    /// `kthread`: kernel threads, which never return to user space and are
+    /// switched only by klp_try_switch_task (or their own stack check in
+    /// the scheduler, which is the same check).
+    #[serde(default)]
+    pub kind: TaskKind,
+}
+
+/// What kind of task runs the kernel code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    #[default]
+    User,
+    Kthread,
 }
 
 fn one() -> u32 {
@@ -281,6 +304,7 @@ impl Default for TasksSpec {
             max_depth: 1,
             entry: None,
             calls: BTreeMap::new(),
+            kind: TaskKind::User,
         }
     }
 }

@@ -199,6 +199,34 @@ impl PatchRec {
     }
 }
 
+/// A livepatch operation that holds `klp_mutex` and has not returned yet:
+/// the process that typed the command is still in the kernel, and every
+/// other livepatch operation (sysfs writes, insmods, the module notifiers,
+/// klp_transition_work) waits for the mutex. Tasks keep running meanwhile,
+/// on other CPUs or when the process sleeps (in a callback, in the mutex).
+///
+/// Only the points where a task can see a difference are steps of their
+/// own (see [`crate::core`]): before the pre_patch (or pre_unpatch)
+/// callback of every object after the first, and before the first
+/// klp_try_complete_transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KlpOp {
+    /// core.c:__klp_enable_patch of `patch`, in its loop over the objects:
+    /// `next` is the index (in obj_list order) of the next object whose
+    /// pre_patch callback and klp_patch_object run.
+    EnableObjects {
+        patch: PatchId,
+        next: u8,
+        insmod: bool,
+    },
+    /// core.c:__klp_disable_patch of `patch`: the next object whose
+    /// pre_unpatch callback runs.
+    DisableObjects { patch: PatchId, next: u8 },
+    /// The transition was started (klp_start_transition); the command's
+    /// first klp_try_complete_transition is still to run, then it returns.
+    FirstTry { patch: PatchId },
+}
+
 /// The whole system.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct State {
@@ -213,6 +241,13 @@ pub struct State {
     /// `klp_target_state`.
     pub klp_target_state: KlpState,
     pub tasks: SmallVec<[Task; 4]>,
+    /// The idle tasks (`idle_task(cpu)`, "swapper/N"), one per CPU: they
+    /// take part in every transition like any task (klp_init_transition,
+    /// klp_start_transition and klp_try_complete_transition walk them
+    /// too); their frames stay empty (do_idle runs no patched function).
+    pub idle_tasks: SmallVec<[Task; 4]>,
+    /// The livepatch command in progress under `klp_mutex`, if any.
+    pub klp_op: Option<KlpOp>,
     /// Target modules loaded and `klp_alive`, bit per ObjId (vmlinux always set).
     pub modules_loaded: u64,
     /// Shadow variables that exist, bit per shadow variable.
@@ -229,6 +264,7 @@ pub struct State {
 impl State {
     /// The state at boot: no livepatch, target modules as the scenario says.
     pub fn boot(sc: &Scenario, tasks: usize) -> State {
+        let cpus = sc.cpus as usize;
         let modules_loaded = sc
             .objects
             .iter()
@@ -242,6 +278,8 @@ impl State {
             klp_transition_patch: None,
             klp_target_state: KlpState::Idle,
             tasks: SmallVec::from_elem(Task::new(), tasks),
+            idle_tasks: SmallVec::from_elem(Task::new(), cpus),
+            klp_op: None,
             modules_loaded,
             shadow: 0,
             sysmods: 0,

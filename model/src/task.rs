@@ -2,14 +2,24 @@
 //! returns, with the switch on the way back to user space
 //! (kernel/entry/common.c:exit_to_user_mode_loop -> klp_update_patch_state).
 //!
-//! Left out: idle tasks (they switch in the idle loop like a task at user
-//! space), fork (a child copies its parent's state: klp_copy_process), and
-//! cond_resched switching (a stack check like klp_try_switch_task's).
+//! Tasks run on any CPU at any time: which one runs where is not kept in the
+//! state, and each klp_try_complete_transition may find any of them running
+//! on another CPU (transition::busy_choices). The idle tasks are in
+//! `State::idle_tasks` (transition.rs: the try and do_idle).
+//!
+//! Kernel threads (`tasks.kind: kthread`) never return to user space: they
+//! switch only by a stack check, klp_try_switch_task's or their own in the
+//! scheduler (klp_sched_try_switch from `__schedule` for TASK_FREEZABLE
+//! sleeps since 6.16, cond_resched from 6.4 to 6.15). That self-check is
+//! the same check on the same stack at a moment when the task is not
+//! running anything else, so it reaches exactly the states of a try that
+//! finds the thread not running; the model has no step of its own for it.
 
 use crate::event::{Event, EventSink, SwitchHow};
 use crate::kernel::{bits, Kernel};
 use crate::patch::klp_ftrace_handler;
 use crate::scenario::FuncId;
+use crate::spec::TaskKind;
 use crate::state::{Frame, Impl};
 
 impl<E: EventSink> Kernel<'_, E> {
@@ -42,8 +52,10 @@ impl<E: EventSink> Kernel<'_, E> {
         }
     }
 
-    /// The task returns from its innermost function; leaving the kernel it
-    /// takes the target state if TIF_PATCH_PENDING is set.
+    /// The task returns from its innermost function; a user task leaving
+    /// the kernel takes the target state if TIF_PATCH_PENDING is set
+    /// (entry/common.c:exit_to_user_mode_loop -> klp_update_patch_state).
+    /// A kthread stays in the kernel (its main loop).
     pub fn task_return(&mut self, task: usize) {
         if let Some(frame) = self.s.tasks[task].frames.pop() {
             self.emit(|| Event::TaskReturn {
@@ -51,7 +63,7 @@ impl<E: EventSink> Kernel<'_, E> {
                 func: frame.func,
             });
         }
-        if self.s.tasks[task].frames.is_empty() {
+        if self.s.tasks[task].frames.is_empty() && self.sc.tasks.kind == TaskKind::User {
             self.klp_update_patch_state(task, SwitchHow::ExitToUser);
         }
     }

@@ -1,53 +1,69 @@
 //! transition.c: the per-task consistency model.
 
 use crate::event::{Event, EventSink, ModState, SwitchHow};
-use crate::kernel::{bits, Kernel};
+use crate::kernel::{bits, funcs_of, objects_of, Kernel};
 use crate::profile::{Profile, Variant};
-use crate::properties::V_REPLACE_LEAVES_ONLY_NEW;
-use crate::scenario::PatchId;
-use crate::state::{Impl, KlpState};
+use crate::properties::{V_REPLACE_LEAVES_ONLY_NEW, V_STACK_CHECK_IN_BOUNDS};
+use crate::scenario::{PatchId, Scenario};
+use crate::state::{Impl, KlpState, State};
 
 impl<E: EventSink> Kernel<'_, E> {
     /// transition.c:klp_init_transition — make `p` the transition patch with
-    /// `target`, put every task in the initial state (`!target`), and set
-    /// `func->transition` on every func of `p` (nops and unloaded objects too).
+    /// `target`, put every task and every idle task in the initial state
+    /// (`!target`), and set `func->transition` on every func of `p` (nops
+    /// and unloaded objects too).
     pub fn klp_init_transition(&mut self, p: PatchId, target: KlpState) {
         self.s.klp_transition_patch = Some(p);
         self.s.klp_target_state = target;
         self.emit(|| Event::TransitionInit(p, target));
         let initial = target.flip();
-        for t in &mut self.s.tasks {
+        for t in self.s.tasks.iter_mut().chain(self.s.idle_tasks.iter_mut()) {
             t.patch_state = initial;
         }
         self.s.patch_mut(p).transition = true;
     }
 
-    /// transition.c:klp_start_transition — set TIF_PATCH_PENDING on every task
-    /// not yet in the target state.
+    /// transition.c:klp_start_transition — set TIF_PATCH_PENDING on every
+    /// task and idle task not yet in the target state.
     pub fn klp_start_transition(&mut self) {
         let Some(tp) = self.s.klp_transition_patch else {
             return;
         };
         let target = self.s.klp_target_state;
         self.emit(|| Event::TransitionStart(tp, target));
-        for t in &mut self.s.tasks {
+        for t in self.s.tasks.iter_mut().chain(self.s.idle_tasks.iter_mut()) {
             if t.patch_state != target {
                 t.tif_patch_pending = true;
             }
         }
     }
 
-    /// transition.c:klp_try_switch_task — the stack check: the task switches
-    /// to the target unless one of its frames runs an implementation the
-    /// switch would leave (klp_check_stack_func). A task running on another
-    /// CPU (-EBUSY) is the same as one that fails now and is retried later,
-    /// so it is not a separate case.
-    pub fn klp_try_switch_task(&mut self, task: usize) -> bool {
+    /// transition.c:klp_try_switch_task — for a task not in the target
+    /// state: -EBUSY when it runs on another CPU (`task_curr(task) && task
+    /// != current` in klp_check_and_switch_task; `busy`), else the stack
+    /// check (klp_check_stack_func for every func of the transition
+    /// patch); the task switches when it passes.
+    ///
+    /// The kernel checks the tasks one after another while they keep
+    /// running; the model checks them in one step. That hides nothing: the
+    /// check of one task reads only that task's stack and whether it runs,
+    /// and no other task's step changes either, so every interleaving of
+    /// task steps with the per-task checks gives a state that the one-step
+    /// check reaches with the same task steps before or after it.
+    pub fn klp_try_switch_task(&mut self, task: usize, busy: bool) -> bool {
         let target = self.s.klp_target_state;
         if self.s.tasks[task].patch_state == target {
             return true;
         }
-        if self.klp_check_stack(task) {
+        if busy {
+            self.emit(|| Event::TaskRunning(task));
+            return false;
+        }
+        let (ok, out_of_bounds) = klp_check_stack(self.sc, self.s, task);
+        if out_of_bounds {
+            self.s.violations |= V_STACK_CHECK_IN_BOUNDS;
+        }
+        if ok {
             let t = &mut self.s.tasks[task];
             t.tif_patch_pending = false;
             t.patch_state = target;
@@ -62,54 +78,45 @@ impl<E: EventSink> Kernel<'_, E> {
         }
     }
 
-    /// transition.c:klp_check_stack + klp_check_stack_func — true when no
-    /// frame of `task` runs the code it would leave. For every func of every
-    /// patched object of the transition patch the checked address range is:
-    /// target UNPATCHED: the func's own new code (the original for a nop);
-    /// target PATCHED: the next func on the func_stack, or the original when
-    /// the func is alone (only that one predecessor: see bug B1).
-    ///
-    /// The kernel compares return addresses with `[addr, addr + size)` of
-    /// the function's main symbol only, so a task sleeping in a piece gcc
-    /// split off into `<func>.cold` or `<func>.part.N` escapes the check (the
-    /// lab saw an unpatching transition complete that way). The model's
-    /// frames name functions, not addresses: a task anywhere in a function is
-    /// seen, as on a real kernel whose patch keeps its sleeping code inside
-    /// the main symbol (the lab's module waits in a noinline helper for that).
-    pub fn klp_check_stack(&self, task: usize) -> bool {
-        let Some(tp) = self.s.klp_transition_patch else {
-            return true;
-        };
-        if self.variant(Variant::SkipStackCheck)
-            || (self.variant(Variant::B1Immediate) && self.sc.patches[tp as usize].immediate)
-        {
-            // B1: immediate funcs are not checked; mutation: nothing is.
-            return true;
-        }
+    /// transition.c:klp_try_complete_transition's loop over the idle tasks
+    /// (`idle_task(cpu)` of every online CPU): an idle task that is running
+    /// fails with -EBUSY and its CPU is woken (wake_up_if_idle) so that it
+    /// switches itself in the idle loop ([`Self::idle_loop`]); one that is
+    /// not running has a clean stack and switches.
+    fn klp_try_switch_idle(&mut self, cpu: usize, busy: bool) -> bool {
         let target = self.s.klp_target_state;
-        let frames = &self.s.tasks[task].frames;
-        for obj in self.objects_of(tp) {
-            if self.s.patch(tp).obj_patched & (1 << obj) == 0 {
-                continue;
-            }
-            for f in bits(self.funcs_of(tp, obj)) {
-                let checked = self.checked_impl(tp, f, target);
-                if frames.iter().any(|fr| fr.func == f && fr.code == checked) {
-                    return false;
-                }
-            }
+        if self.s.idle_tasks[cpu].patch_state == target {
+            return true;
         }
+        if busy {
+            self.emit(|| Event::IdleRunning(cpu));
+            return false;
+        }
+        let t = &mut self.s.idle_tasks[cpu];
+        t.tif_patch_pending = false;
+        t.patch_state = target;
+        self.emit(|| Event::IdleSwitched {
+            cpu,
+            to: target,
+            how: SwitchHow::StackCheck,
+        });
         true
     }
 
-    fn checked_impl(&self, tp: PatchId, f: u8, target: KlpState) -> Impl {
-        if target == KlpState::Unpatched {
-            return self.s.impl_of(tp, f);
-        }
-        let stack = &self.s.func_stacks[f as usize];
-        match stack.iter().rposition(|&q| q == tp) {
-            Some(i) if i > 0 => self.s.impl_of(stack[i - 1], f),
-            _ => Impl::Original,
+    /// sched/idle.c:do_idle — after schedule_idle(), `if
+    /// (unlikely(klp_patch_pending(current))) klp_update_patch_state(current)`:
+    /// the idle task of `cpu` switches itself.
+    pub fn idle_loop(&mut self, cpu: usize) {
+        let target = self.s.klp_target_state;
+        let t = &mut self.s.idle_tasks[cpu];
+        if t.tif_patch_pending {
+            t.tif_patch_pending = false;
+            t.patch_state = target;
+            self.emit(|| Event::IdleSwitched {
+                cpu,
+                to: target,
+                how: SwitchHow::IdleLoop,
+            });
         }
     }
 
@@ -133,16 +140,24 @@ impl<E: EventSink> Kernel<'_, E> {
     /// transition.c:klp_try_complete_transition — try to switch every task;
     /// if all are in the target state, complete the transition and free what
     /// it leaves behind (the disabled patch, or the replaced patches).
-    /// The kernel retries from klp_transition_work about once a second and
-    /// sends fake signals every 15 tries; the model's tasks may return to
-    /// user space at any time anyway, so the signals add no behaviour.
-    pub fn klp_try_complete_transition(&mut self) -> bool {
+    /// `busy`: the tasks running on other CPUs right now (see
+    /// [`busy_choices`]). The kernel retries from klp_transition_work about
+    /// once a second and sends fake signals every 15 tries; the model's
+    /// tasks may return to user space at any time anyway, so for safety the
+    /// signals add no behaviour.
+    pub fn klp_try_complete_transition(&mut self, busy: u16) -> bool {
         let Some(tp) = self.s.klp_transition_patch else {
             return false;
         };
         let mut remaining = 0;
-        for task in 0..self.s.tasks.len() {
-            if !self.klp_try_switch_task(task) {
+        let n = self.s.tasks.len();
+        for task in 0..n {
+            if !self.klp_try_switch_task(task, busy & (1 << task) != 0) {
+                remaining += 1;
+            }
+        }
+        for cpu in 0..self.s.idle_tasks.len() {
+            if !self.klp_try_switch_idle(cpu, busy & (1 << (n + cpu)) != 0) {
                 remaining += 1;
             }
         }
@@ -225,7 +240,7 @@ impl<E: EventSink> Kernel<'_, E> {
             self.klp_unpatch_objects(tp);
         }
         self.s.patch_mut(tp).transition = false;
-        for t in &mut self.s.tasks {
+        for t in self.s.tasks.iter_mut().chain(self.s.idle_tasks.iter_mut()) {
             // The kernel WARNs if TIF is still set here; the model cannot
             // reach that (single-transition would report it).
             t.patch_state = KlpState::Idle;
@@ -277,7 +292,7 @@ impl<E: EventSink> Kernel<'_, E> {
         };
         let from = self.s.klp_target_state;
         self.emit(|| Event::TransitionReverse(tp, from));
-        for t in &mut self.s.tasks {
+        for t in self.s.tasks.iter_mut().chain(self.s.idle_tasks.iter_mut()) {
             t.tif_patch_pending = false;
         }
         let rec = self.s.patch_mut(tp);
@@ -297,6 +312,19 @@ impl<E: EventSink> Kernel<'_, E> {
         self.emit(|| Event::Forcing(tp));
         for task in 0..self.s.tasks.len() {
             self.klp_update_patch_state(task, SwitchHow::Forced);
+        }
+        let target = self.s.klp_target_state;
+        for cpu in 0..self.s.idle_tasks.len() {
+            let t = &mut self.s.idle_tasks[cpu];
+            if t.tif_patch_pending {
+                t.tif_patch_pending = false;
+                t.patch_state = target;
+                self.emit(|| Event::IdleSwitched {
+                    cpu,
+                    to: target,
+                    how: SwitchHow::Forced,
+                });
+            }
         }
         if self.profile(Profile::Draft2018) {
             // 4.15: one global flag; no module reference is dropped again.
@@ -332,4 +360,136 @@ impl<E: EventSink> Kernel<'_, E> {
             }
         }
     }
+}
+
+/// transition.c:klp_check_stack + klp_check_stack_func — whether no frame
+/// of `task` runs the code it would leave, and whether the check read past
+/// the end of a func_stack. For every func of every patched object of the
+/// transition patch the checked address range is: target UNPATCHED: the
+/// func's own new code (the original for a nop); target PATCHED: the
+/// original when the func_stack is singular, else `list_next_entry(func,
+/// stack_node)`, the entry below it (only that one predecessor: see bug B1).
+///
+/// For the bottom entry of a func_stack with two or more entries (a
+/// reversed disable of a patch that another patch stacks on), that
+/// `list_next_entry` is the list head in `struct klp_ops`, read as a
+/// `struct klp_func`: its `new_func`/`new_size` are whatever lies in memory
+/// there, an out-of-bounds read (still so in 7.2.13). The model reports it
+/// (`stack-check-in-bounds`) and lets the bogus range match no frame, as on
+/// the lab's 6.1 run, where the reversal completed.
+///
+/// The kernel compares return addresses with `[addr, addr + size)` of
+/// the function's main symbol only, so a task sleeping in a piece gcc
+/// split off into `<func>.cold` or `<func>.part.N` escapes the check (the
+/// lab saw an unpatching transition complete that way). The model's
+/// frames name functions, not addresses: a task anywhere in a function is
+/// seen, as on a real kernel whose patch keeps its sleeping code inside
+/// the main symbol (the lab's module waits in a noinline helper for that).
+pub fn klp_check_stack(sc: &Scenario, s: &State, task: usize) -> (bool, bool) {
+    let Some(tp) = s.klp_transition_patch else {
+        return (true, false);
+    };
+    if sc.variant == Variant::SkipStackCheck
+        || (sc.variant == Variant::B1Immediate && sc.patches[tp as usize].immediate)
+    {
+        // B1: immediate funcs are not checked; mutation: nothing is.
+        return (true, false);
+    }
+    let target = s.klp_target_state;
+    let frames = &s.tasks[task].frames;
+    let mut out_of_bounds = false;
+    for obj in objects_of(sc, s, tp) {
+        if s.patch(tp).obj_patched & (1 << obj) == 0 {
+            continue;
+        }
+        for f in bits(funcs_of(sc, s, tp, obj)) {
+            let Some(checked) = checked_impl(s, tp, f, target) else {
+                out_of_bounds = true;
+                continue;
+            };
+            if frames.iter().any(|fr| fr.func == f && fr.code == checked) {
+                return (false, out_of_bounds);
+            }
+        }
+    }
+    (true, out_of_bounds)
+}
+
+/// The implementation klp_check_stack_func looks for on the stack, or None
+/// when it reads the `klp_ops` list head as a func (see above).
+fn checked_impl(s: &State, tp: PatchId, f: u8, target: KlpState) -> Option<Impl> {
+    if target == KlpState::Unpatched {
+        return Some(s.impl_of(tp, f));
+    }
+    let stack = &s.func_stacks[f as usize];
+    match stack.iter().rposition(|&q| q == tp) {
+        Some(i) if i > 0 => Some(s.impl_of(stack[i - 1], f)),
+        Some(0) if stack.len() >= 2 => None,
+        _ => Some(Impl::Original),
+    }
+}
+
+/// The `busy` sets worth trying at a klp_try_complete_transition on a
+/// machine with `sc.cpus` CPUs. The try runs on some CPU `k` (the command's
+/// process, or the kworker of klp_transition_work), so the idle task of `k`
+/// is not running; each other CPU runs either its idle task or one of the
+/// tasks. A task (or idle task) that is running and not yet switched fails
+/// with -EBUSY. Only the tasks the try would otherwise switch matter, so
+/// the choices are those sets, without repeats; with one CPU the only
+/// choice is the empty set. Which CPU a task runs on is not kept in the
+/// state: it can change between any two steps (tasks sleep, wake up and
+/// migrate), so every try may see a new placement.
+pub fn busy_choices(sc: &Scenario, s: &State) -> smallvec::SmallVec<[u16; 8]> {
+    let mut out: smallvec::SmallVec<[u16; 8]> = smallvec::SmallVec::new();
+    let target = s.klp_target_state;
+    let n = s.tasks.len();
+    let cpus = s.idle_tasks.len();
+    let mut cand_real = 0u16;
+    for t in 0..n {
+        if s.tasks[t].patch_state != target && klp_check_stack(sc, s, t).0 {
+            cand_real |= 1 << t;
+        }
+    }
+    let mut cand_idle = 0u16;
+    for c in 0..cpus {
+        if s.idle_tasks[c].patch_state != target {
+            cand_idle |= 1 << c;
+        }
+    }
+    let all_cpus: u16 = (1u16 << cpus) - 1;
+    for k in 0..cpus {
+        let others = all_cpus & !(1 << k);
+        // D: the other CPUs that run a task instead of their idle task.
+        let mut d = others;
+        loop {
+            let nd = d.count_ones() as usize;
+            if nd <= n {
+                let idle_busy = others & !d & cand_idle;
+                // R: the candidate tasks among the nd running ones; the
+                // other nd - |R| running tasks must be tasks the try would
+                // not switch anyway.
+                let others_real = n - cand_real.count_ones() as usize;
+                let mut r = cand_real;
+                loop {
+                    let nr = r.count_ones() as usize;
+                    if nr <= nd && nd - nr <= others_real {
+                        let b = r | idle_busy << n;
+                        if !out.contains(&b) {
+                            out.push(b);
+                        }
+                    }
+                    if r == 0 {
+                        break;
+                    }
+                    r = (r - 1) & cand_real;
+                }
+            }
+            if d == 0 {
+                break;
+            }
+            d = (d - 1) & others;
+        }
+    }
+    out.sort_unstable();
+    out
 }

@@ -34,7 +34,22 @@ pub enum ActionJson {
     FreeWork {
         patch: String,
     },
-    TransitionWork,
+    /// klp_transition_work; `running`: the tasks running on other CPUs
+    /// then (task numbers, or `swapper/N` for an idle task).
+    TransitionWork {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        running: Vec<String>,
+    },
+    /// The livepatch command in progress goes on (`running` as above when
+    /// this is its first klp_try_complete_transition).
+    Continue {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        running: Vec<String>,
+    },
+    /// The idle task of `cpu` goes round do_idle.
+    IdleLoop {
+        cpu: u8,
+    },
     LoadModule {
         module: String,
     },
@@ -71,7 +86,13 @@ pub fn encode(sc: &Scenario, a: &Action) -> ActionJson {
             errno: e,
         },
         Action::FreeWork(x) => ActionJson::FreeWork { patch: p(x) },
-        Action::TransitionWork => ActionJson::TransitionWork,
+        Action::TransitionWork { busy } => ActionJson::TransitionWork {
+            running: running_names(sc, busy),
+        },
+        Action::Continue { busy } => ActionJson::Continue {
+            running: running_names(sc, busy),
+        },
+        Action::IdleLoop { cpu } => ActionJson::IdleLoop { cpu },
         Action::LoadModule(m) => ActionJson::LoadModule { module: o(m) },
         Action::UnloadModule(m) => ActionJson::UnloadModule { module: o(m) },
         Action::Call { task, func } => ActionJson::Call {
@@ -121,7 +142,21 @@ pub fn decode(sc: &Scenario, j: &ActionJson) -> Result<Action, String> {
         ActionJson::Rmmod { patch } => Action::Rmmod(p(patch)?),
         ActionJson::SetPrePatchRet { patch, errno } => Action::SetPrePatchRet(p(patch)?, *errno),
         ActionJson::FreeWork { patch } => Action::FreeWork(p(patch)?),
-        ActionJson::TransitionWork => Action::TransitionWork,
+        ActionJson::TransitionWork { running } => Action::TransitionWork {
+            busy: running_mask(sc, running)?,
+        },
+        ActionJson::Continue { running } => Action::Continue {
+            busy: running_mask(sc, running)?,
+        },
+        ActionJson::IdleLoop { cpu } => {
+            if u32::from(*cpu) >= sc.cpus {
+                return Err(format!(
+                    "the scenario has no CPU {cpu} (cpus is {})",
+                    sc.cpus
+                ));
+            }
+            Action::IdleLoop { cpu: *cpu }
+        }
         ActionJson::LoadModule { module } => Action::LoadModule(m(module)?),
         ActionJson::UnloadModule { module } => Action::UnloadModule(m(module)?),
         ActionJson::Call { task, func } => Action::Call {
@@ -132,4 +167,46 @@ pub fn decode(sc: &Scenario, j: &ActionJson) -> Result<Action, String> {
         },
         ActionJson::Return { task } => Action::Return { task: t(*task)? },
     })
+}
+
+/// The tasks of a `busy` set by name: `1`, `2`, ... for tasks and
+/// `swapper/N` for the idle task of CPU N.
+pub fn running_names(sc: &Scenario, busy: u16) -> Vec<String> {
+    let n = sc.tasks.count as usize;
+    (0..16usize)
+        .filter(|b| busy & (1 << b) != 0)
+        .map(|b| {
+            if b < n {
+                (b + 1).to_string()
+            } else {
+                format!("swapper/{}", b - n)
+            }
+        })
+        .collect()
+}
+
+/// The `busy` set that `names` (as [`running_names`] writes them) stand for.
+pub fn running_mask(sc: &Scenario, names: &[String]) -> Result<u16, String> {
+    let n = sc.tasks.count as usize;
+    let mut mask = 0u16;
+    for name in names {
+        let bit = if let Some(cpu) = name.strip_prefix("swapper/") {
+            match cpu.parse::<u32>() {
+                Ok(c) if c < sc.cpus => n + c as usize,
+                _ => {
+                    return Err(format!(
+                        "the scenario has no CPU for `{name}` (cpus is {})",
+                        sc.cpus
+                    ))
+                }
+            }
+        } else {
+            match name.parse::<usize>() {
+                Ok(t) if t >= 1 && t <= n => t - 1,
+                _ => return Err(format!("the scenario has no task `{name}`")),
+            }
+        };
+        mask |= 1 << bit;
+    }
+    Ok(mask)
 }

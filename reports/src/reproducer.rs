@@ -122,7 +122,27 @@ pub fn case_steps(model: &KlpModel, walk: &Walk) -> Vec<CaseStep> {
                 Some(format!("cmd_set_param({},pre_patch_ret,-{e})", p(x))),
             ),
             Action::FreeWork(x) => ("free_work", args(&[("patch", json!(p(x)))]), None),
-            Action::TransitionWork => ("transition_work", Map::new(), None),
+            Action::TransitionWork { busy } => {
+                let mut a = Map::new();
+                if busy != 0 {
+                    a.insert(
+                        "running".into(),
+                        json!(crate::action_json::running_names(sc, busy)),
+                    );
+                }
+                ("transition_work", a, None)
+            }
+            Action::Continue { busy } => {
+                let mut a = Map::new();
+                if busy != 0 {
+                    a.insert(
+                        "running".into(),
+                        json!(crate::action_json::running_names(sc, busy)),
+                    );
+                }
+                ("kernel_continue", a, None)
+            }
+            Action::IdleLoop { cpu } => ("idle_loop", args(&[("cpu", json!(cpu))]), None),
             Action::LoadModule(m) => {
                 let mut a = args(&[("module", json!(o(m)))]);
                 let op = if after.modules_loaded & (1 << m) != 0 {

@@ -285,12 +285,23 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
         objects: BTreeMap::new(),
         shadow_vars: BTreeMap::new(),
         system_modifications: vec![],
+        // An oracle file may say how many CPUs its machine had (the
+        // selftests ran on SMP machines: the default).
+        cpus: match value.get("cpus") {
+            None => None,
+            Some(v) => Some(
+                v.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or("at `cpus`: must be a number of CPUs")?,
+            ),
+        },
         patches: BTreeMap::new(),
         tasks: TasksSpec {
             count: 0,
             max_depth: 2,
             entry: Some(vec![]),
             calls: BTreeMap::new(),
+            kind: Default::default(),
         },
         admin: Default::default(),
         fairness: Default::default(),

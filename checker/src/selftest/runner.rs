@@ -66,10 +66,12 @@ pub fn run_case(case: &Case, lib: &Library) -> RunOutcome {
         params: BTreeMap::new(),
         running: BTreeSet::new(),
         errors: vec![],
+        hold_command: false,
     };
     let mut error = None;
     for (i, s) in case.steps.iter().enumerate() {
         r.step = i;
+        r.hold_command = s.args.get("returns").and_then(Value::as_bool) == Some(false);
         if let Err(msg) = r.run_step(s) {
             error = Some((i, format!("step {} {}: {msg}", i + 1, s.describe())));
             break;
@@ -153,6 +155,10 @@ struct Runner<'a> {
     running: BTreeSet<String>,
     /// The write or rmmod errors of the last model step.
     errors: Vec<(u8, String)>,
+    /// The current step says `"returns": false`: a command it runs stays
+    /// in the kernel (`State::klp_op`) until `kernel_continue` steps finish
+    /// it, so that task steps can come in between (reproduced traces).
+    hold_command: bool,
 }
 
 type StepResult<T = ()> = Result<T, String>;
@@ -206,13 +212,68 @@ impl Runner<'_> {
         };
         self.state = step(&self.model.sc, &self.state, a, &mut sink);
         let Logged {
-            out, calls, errors, ..
+            out,
+            mut calls,
+            mut errors,
+            ..
         } = sink;
         for e in out {
             self.log(e);
         }
+        // A command returns when its kernel work is done: its later steps
+        // (the next objects' callbacks, the first try) run now, as on a
+        // machine where nothing else runs meanwhile, unless the step holds
+        // the command open.
+        if !self.hold_command && !matches!(a, Action::Continue { .. }) {
+            while self.state.klp_op.is_some() {
+                let busy = self.kernel_busy();
+                let mut sink = Logged {
+                    sc: &self.model.sc,
+                    out: vec![],
+                    calls: vec![],
+                    errors: vec![],
+                };
+                self.state = step(
+                    &self.model.sc,
+                    &self.state,
+                    &Action::Continue { busy },
+                    &mut sink,
+                );
+                for e in sink.out {
+                    self.log(e);
+                }
+                calls.extend(sink.calls);
+                errors.extend(sink.errors);
+            }
+        }
         self.errors = errors;
         calls
+    }
+
+    /// Who runs on the other CPUs when the kernel tries to switch tasks, as
+    /// on a test machine at rest: the try runs on CPU 0 and every other
+    /// CPU runs its idle task, so an idle task not yet switched fails with
+    /// -EBUSY ("swapper/1:0 is running") and the transition completes later
+    /// from klp_transition_work, after the woken idle CPUs went round
+    /// do_idle (the audit's and the lab's 2-CPU runs). The scenario's own
+    /// tasks are asleep.
+    fn kernel_busy(&self) -> u16 {
+        let n = self.state.tasks.len();
+        let mut busy = 0u16;
+        for cpu in 1..self.state.idle_tasks.len() {
+            busy |= 1 << (n + cpu);
+        }
+        busy
+    }
+
+    /// A `running` argument (task numbers and `swapper/N`) as a busy set.
+    fn busy_arg(&self, a: &Map<String, Value>) -> StepResult<u16> {
+        let names: Vec<String> = match a.get("running") {
+            None => return Ok(0),
+            Some(Value::Array(v)) => v.iter().map(value_text).collect(),
+            Some(_) => return Err("`running` must be an array".to_string()),
+        };
+        klp_reports::action_json::running_mask(self.sc(), &names)
     }
 
     /// One round of what happens while a helper waits or sleeps: the module
@@ -221,8 +282,15 @@ impl Runner<'_> {
     fn work_round(&mut self) -> bool {
         let before = self.state.clone();
         self.tick_workers();
-        if self.state.klp_transition_patch.is_some() {
-            self.apply(&Action::TransitionWork);
+        // The idle CPUs that the last failed try woke go round do_idle.
+        for cpu in 0..self.state.idle_tasks.len() {
+            if self.state.idle_tasks[cpu].tif_patch_pending {
+                self.apply(&Action::IdleLoop { cpu: cpu as u8 });
+            }
+        }
+        if self.state.klp_transition_patch.is_some() && self.state.klp_op.is_none() {
+            let busy = self.kernel_busy();
+            self.apply(&Action::TransitionWork { busy });
         }
         for p in 0..self.state.patches.len() {
             if self.state.patches[p].life == Life::Freeing {
@@ -547,7 +615,30 @@ impl Runner<'_> {
                 if self.state.klp_transition_patch.is_none() {
                     return Err("no transition is in progress".to_string());
                 }
-                self.apply(&Action::TransitionWork);
+                if self.state.klp_op.is_some() {
+                    return Err("a livepatch command holds klp_mutex".to_string());
+                }
+                let busy = self.busy_arg(a)?;
+                self.apply(&Action::TransitionWork { busy });
+                Ok(())
+            }
+            "kernel_continue" => {
+                if self.state.klp_op.is_none() {
+                    return Err("no livepatch command is in progress".to_string());
+                }
+                let busy = self.busy_arg(a)?;
+                self.apply(&Action::Continue { busy });
+                Ok(())
+            }
+            "idle_loop" => {
+                let cpu = a
+                    .get("cpu")
+                    .and_then(Value::as_u64)
+                    .ok_or("missing number argument `cpu`")?;
+                if cpu as usize >= self.state.idle_tasks.len() {
+                    return Err(format!("no CPU {cpu}"));
+                }
+                self.apply(&Action::IdleLoop { cpu: cpu as u8 });
                 Ok(())
             }
             "free_work" => {
