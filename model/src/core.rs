@@ -728,7 +728,7 @@ mod tests {
         let mut s = s.clone();
         let mut out = Vec::new();
         for a in actions {
-            let (next, events) = m.step_with_events(&s, a);
+            let (next, events) = m.step_command(&s, a);
             out.extend(events.iter().map(|e| e.oracle(&m.sc)));
             s = next;
         }
@@ -773,7 +773,10 @@ mod tests {
         let (s, _) = run(
             &m,
             &s,
-            &[Action::Return { task: 0 }, Action::TransitionWork],
+            &[
+                Action::Return { task: 0 },
+                Action::TransitionWork { busy: 0 },
+            ],
         );
         assert_eq!(s.klp_transition_patch, None);
         assert_eq!(s.patch(p2).dyn_objs, 0);
@@ -803,7 +806,7 @@ mod tests {
                 Action::Call { task: 0, func: f },
                 Action::WriteEnabled(0, false),
                 Action::WriteForce(0),
-                Action::TransitionWork,
+                Action::TransitionWork { busy: 0 },
                 Action::FreeWork(0),
                 Action::Return { task: 0 },
                 Action::Rmmod(0),

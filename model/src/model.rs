@@ -29,6 +29,20 @@ impl KlpModel {
         State::boot(&self.sc, self.sc.tasks.count as usize)
     }
 
+    /// Runs `a` and then the rest of the livepatch command it starts, with
+    /// nothing else happening meanwhile and no task running on another CPU
+    /// at its first try (`Action::Continue { busy: 0 }` until
+    /// `State::klp_op` is clear): a command as it goes on a quiet machine.
+    pub fn step_command(&self, s: &State, a: &Action) -> (State, Vec<Event>) {
+        let (mut next, mut events) = self.step_with_events(s, a);
+        while next.klp_op.is_some() {
+            let (n, e) = self.step_with_events(&next, &Action::Continue { busy: 0 });
+            next = n;
+            events.extend(e);
+        }
+        (next, events)
+    }
+
     /// Runs one action and returns the next state with the events it printed.
     pub fn step_with_events(&self, s: &State, a: &Action) -> (State, Vec<Event>) {
         let mut events = Vec::new();

@@ -92,6 +92,11 @@ impl<E: EventSink> Kernel<'_, E> {
             self.emit(|| Event::IdleRunning(cpu));
             return false;
         }
+        // The idle task's stack holds no patched function, but
+        // klp_check_stack walks every func for it as for any task.
+        if klp_check_frames(self.sc, self.s, &[]).1 {
+            self.s.violations |= V_STACK_CHECK_IN_BOUNDS;
+        }
         let t = &mut self.s.idle_tasks[cpu];
         t.tif_patch_pending = false;
         t.patch_state = target;
@@ -386,6 +391,12 @@ impl<E: EventSink> Kernel<'_, E> {
 /// seen, as on a real kernel whose patch keeps its sleeping code inside
 /// the main symbol (the lab's module waits in a noinline helper for that).
 pub fn klp_check_stack(sc: &Scenario, s: &State, task: usize) -> (bool, bool) {
+    klp_check_frames(sc, s, &s.tasks[task].frames)
+}
+
+/// [`klp_check_stack`] of a stack holding `frames` (an idle task's has none
+/// in a patched function, but the kernel walks the funcs for it too).
+pub fn klp_check_frames(sc: &Scenario, s: &State, frames: &[crate::state::Frame]) -> (bool, bool) {
     let Some(tp) = s.klp_transition_patch else {
         return (true, false);
     };
@@ -396,7 +407,6 @@ pub fn klp_check_stack(sc: &Scenario, s: &State, task: usize) -> (bool, bool) {
         return (true, false);
     }
     let target = s.klp_target_state;
-    let frames = &s.tasks[task].frames;
     let mut out_of_bounds = false;
     for obj in objects_of(sc, s, tp) {
         if s.patch(tp).obj_patched & (1 << obj) == 0 {

@@ -89,7 +89,7 @@ impl Sys {
 
     /// One step; the logged events (kernel log lines), rendered.
     fn step(&self, s: &State, a: &Action) -> (State, Vec<String>) {
-        let (next, events) = self.m.step_with_events(s, a);
+        let (next, events) = self.m.step_command(s, a);
         let lines = events
             .iter()
             .filter(|e| e.is_logged())
@@ -98,10 +98,15 @@ impl Sys {
         (next, lines)
     }
 
-    /// One step; every event, silent ones included, rendered.
+    /// One step; every event, silent ones included, rendered, except the
+    /// idle tasks' switches (model/tests/concurrency.rs checks those).
     fn step_all(&self, s: &State, a: &Action) -> (State, Vec<String>) {
-        let (next, events) = self.m.step_with_events(s, a);
-        let lines = events.iter().map(|e| e.oracle(self.sc())).collect();
+        let (next, events) = self.m.step_command(s, a);
+        let lines = events
+            .iter()
+            .filter(|e| !matches!(e, klp_model::Event::IdleSwitched { .. }))
+            .map(|e| e.oracle(self.sc()))
+            .collect();
         (next, lines)
     }
 
@@ -109,7 +114,7 @@ impl Sys {
     fn run(&self, s: &State, actions: &[Action]) -> State {
         actions
             .iter()
-            .fold(s.clone(), |s, a| self.m.step_with_events(&s, a).0)
+            .fold(s.clone(), |s, a| self.m.step_command(&s, a).0)
     }
 
     fn insmod(&self, p: &str) -> Action {
@@ -317,7 +322,7 @@ fn enable_with_a_task_sleeping_in_the_patched_function_stays_in_transition() {
     assert_eq!(k.stack(&s, "f"), [p1]);
 
     // The retry from klp_transition_work finds the task still there.
-    let (s2, all) = k.step_all(&s, &Action::TransitionWork);
+    let (s2, all) = k.step_all(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(all, ["transition_pending(P1,1)"]);
     assert_eq!(s2, s);
 }
@@ -340,7 +345,7 @@ fn exit_to_user_space_switches_a_pending_task() {
         s.klp_transition_patch.is_some(),
         "the switch alone does not complete the transition"
     );
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log,
         [
@@ -592,7 +597,7 @@ fn reversing_a_patching_transition_runs_post_unpatch_without_pre_unpatch() {
     assert_eq!(s.tasks[1].patch_state, KlpState::Patched);
     assert!(s.tasks[1].tif_patch_pending);
 
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log,
         [
@@ -647,7 +652,7 @@ fn reversing_an_unpatching_transition_runs_post_patch_again() {
     );
     assert!(s.patch(p1).enabled);
     assert_eq!(s.klp_target_state, KlpState::Patched);
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log,
         [
@@ -731,7 +736,7 @@ fn force_switches_tasks_regardless_of_their_stack() {
     assert_eq!(s.tasks[0].frames[0].code, Impl::Original);
     assert!(!k.holds("consistent-universe", &s));
 
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log,
         [
@@ -758,7 +763,7 @@ fn forced_unpatching_marks_the_patch_and_pins_its_module() {
     let (s, log) = k.step(&s, &k.force("P1"));
     assert_eq!(log, ["forcing(P1)"]);
     assert!(s.patch(p1).forced);
-    let s = k.run(&s, &[Action::TransitionWork]);
+    let s = k.run(&s, &[Action::TransitionWork { busy: 0 }]);
     assert_eq!(s.patch(p1).life, Life::Freeing);
     let (s, all) = k.step_all(&s, &k.free_work("P1"));
     assert_eq!(all, ["patch_freed(P1,forced)"]);
@@ -797,7 +802,7 @@ fn forced_replace_marks_every_other_listed_patch() {
     assert_eq!(all, ["forcing(P3)", "task_switched(1,patching,forced)"]);
     assert!(s.patch(p1).forced && s.patch(p2).forced);
     assert!(!s.patch(p3).forced);
-    let s = k.run(&s, &[Action::TransitionWork]);
+    let s = k.run(&s, &[Action::TransitionWork { busy: 0 }]);
     assert_eq!(s.klp_patches[..], [p3]);
     let (s, all) = k.step_all(&s, &k.free_work("P1"));
     assert_eq!(all, ["patch_freed(P1,forced)"]);
@@ -876,7 +881,7 @@ fn replace_completion_unpatches_old_patches_without_callbacks_and_discards_nops(
         &k.boot(),
         &[k.insmod("P1"), k.call(0, "g"), k.insmod("P2"), k.ret(0)],
     );
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log,
         [
@@ -950,7 +955,7 @@ fn reversed_replace_leaves_the_old_patches_alone() {
             "transition_start(P2,unpatching)"
         ]
     );
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log,
         [
@@ -993,7 +998,7 @@ fn reversed_disable_of_a_replace_patch_keeps_newer_patches() {
         ],
     );
     assert_eq!(s.klp_transition_patch, Some(p2));
-    let s = k.run(&s, &[k.enable("P2"), Action::TransitionWork]);
+    let s = k.run(&s, &[k.enable("P2"), Action::TransitionWork { busy: 0 }]);
     assert_quiescent(&s);
     assert_eq!(s.klp_patches[..], [p2, p3]);
     assert_eq!(s.patch(p3).life, Life::Listed);
@@ -1108,7 +1113,7 @@ fn disabling_a_patch_below_the_head_keeps_everyone_on_the_head() {
         k.code(&s, "P1")
     );
     // Completion removes P1 from the middle of f's stack.
-    let s = k.run(&s, &[k.ret(1), Action::TransitionWork]);
+    let s = k.run(&s, &[k.ret(1), Action::TransitionWork { busy: 0 }]);
     assert_eq!(k.stack(&s, "f"), [p2]);
     assert!(k.stack(&s, "g").is_empty());
     assert_eq!(s.klp_patches[..], [p2]);
@@ -1172,10 +1177,10 @@ fn stack_check_for_unpatching_blocks_a_task_running_the_new_code() {
     let (s, all) = k.step_all(&s, &k.call(1, "f"));
     assert_eq!(all, ["task_call(2,f,original)"]);
     // Once the blocking task returns to user space the work completes.
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert!(log.is_empty());
     let (s, _) = k.step(&s, &k.ret(0));
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log.last().map(String::as_str),
         Some("transition_complete(P1,unpatching)")
@@ -1272,7 +1277,7 @@ fn module_coming_defers_post_patch_of_the_transition_patch() {
     );
     assert_eq!(k.stack(&s, "h"), [p1]);
     let s = k.run(&s, &[k.ret(0)]);
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log,
         [
@@ -1303,7 +1308,7 @@ fn module_going_skips_pre_unpatch_of_the_transition_patch() {
     );
     assert!(k.stack(&s, "h").is_empty());
     let s = k.run(&s, &[k.ret(0)]);
-    let (s, log) = k.step(&s, &Action::TransitionWork);
+    let (s, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log,
         [
@@ -1540,7 +1545,7 @@ fn klp_get_prev_state_sees_the_old_patch_when_a_replace_is_reversed() {
     let k = Sys::new(&PREV_STATE.replace("@STATECB", STATECB));
     let s = k.run(&k.boot(), &[k.insmod("P1"), k.call(0, "f"), k.insmod("P2")]);
     let (s, _) = k.step(&s, &k.disable("P2"));
-    let (_, log) = k.step(&s, &Action::TransitionWork);
+    let (_, log) = k.step(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         log,
         [
@@ -1645,7 +1650,7 @@ fn shadow_free_all_keeps_other_ids() {
             "transition_start(P1,unpatching)"
         ]
     );
-    let (s, all) = k.step_all(&s, &Action::TransitionWork);
+    let (s, all) = k.step_all(&s, &Action::TransitionWork { busy: 0 });
     assert_eq!(
         all,
         [
@@ -1707,7 +1712,7 @@ fn rmmod_runs_module_exit_only_after_the_patch_is_freed() {
     let (s2, all) = k.step_all(&s, &k.rmmod("P1"));
     assert_eq!(all, ["unload_error(P1,EAGAIN)"], "in transition");
     assert_eq!(s2, s);
-    let s = k.run(&s, &[k.ret(0), Action::TransitionWork]);
+    let s = k.run(&s, &[k.ret(0), Action::TransitionWork { busy: 0 }]);
     assert_eq!(s.shadow, k.var("A"));
     assert_eq!(s.sysmods, k.sysmod("M"));
     let (s2, all) = k.step_all(&s, &k.rmmod("P1"));
@@ -1755,6 +1760,8 @@ const COVERED: &[&str] = &[
     "states-compatible",
     "shadow-no-use-after-free",
     "code-requirements-met",
+    "no-kernel-warning",
+    "stack-check-in-bounds",
     "replace-completes",
     "replaced-patch-reloadable",
     "replace-over-disabled",
@@ -1809,7 +1816,7 @@ fn property_consistent_universe() {
     let forced = k.run(&mid, &[k.force("P1")]);
     assert!(!k.holds("consistent-universe", &forced));
     // No transition: nothing to be inconsistent with.
-    let done = k.run(&forced, &[Action::TransitionWork]);
+    let done = k.run(&forced, &[Action::TransitionWork { busy: 0 }]);
     assert!(k.holds("consistent-universe", &done));
 }
 
@@ -1845,7 +1852,7 @@ fn property_callback_pairing() {
     let mut mid = k.run(&k.boot(), &[k.call(0, "f"), k.insmod("P1"), k.ret(0)]);
     assert!(k.holds("callback-pairing", &mid));
     mid.patch_mut(k.p("P1")).cb_open = 0;
-    let (s, log) = k.step(&mid, &Action::TransitionWork);
+    let (s, log) = k.step(&mid, &Action::TransitionWork { busy: 0 });
     assert!(log.contains(&"post_patch(P1,vmlinux)".to_string()));
     assert!(!k.holds("callback-pairing", &s));
 }
@@ -1873,14 +1880,14 @@ fn property_replace_leaves_only_new() {
         &k.boot(),
         &[k.insmod("P1"), k.call(0, "g"), k.insmod("P2"), k.ret(0)],
     );
-    let good = k.run(&mid, &[Action::TransitionWork]);
+    let good = k.run(&mid, &[Action::TransitionWork { busy: 0 }]);
     assert!(k.holds("replace-leaves-only-new", &good));
     // A stray entry for P2 on f that neither the unpatch of P1 nor the
     // discard of nops removes.
     let mut stray = mid;
     let f = k.f("f");
     stray.func_stacks[f as usize].insert(0, k.p("P2"));
-    let bad = k.run(&stray, &[Action::TransitionWork]);
+    let bad = k.run(&stray, &[Action::TransitionWork { busy: 0 }]);
     assert!(!k.holds("replace-leaves-only-new", &bad));
 }
 
@@ -1957,7 +1964,7 @@ fn property_forced_module_pinned() {
             k.call(0, "f"),
             k.disable("P1"),
             k.force("P1"),
-            Action::TransitionWork,
+            Action::TransitionWork { busy: 0 },
             k.free_work("P1"),
         ],
     );
@@ -2062,7 +2069,7 @@ fn property_replace_completes() {
     assert!(!k.holds("replace-completes", &k.boot()));
     let mid = k.run(&k.boot(), &[k.insmod("P1"), k.call(0, "g"), k.insmod("P2")]);
     assert!(!k.holds("replace-completes", &mid));
-    let done = k.run(&mid, &[k.ret(0), Action::TransitionWork]);
+    let done = k.run(&mid, &[k.ret(0), Action::TransitionWork { busy: 0 }]);
     assert!(k.holds("replace-completes", &done));
 }
 
