@@ -170,11 +170,33 @@ impl<E: EventSink> Kernel<'_, E> {
                 self.klp_cancel_transition();
                 return Err(ret);
             }
-            self.klp_patch_object(p, obj);
+            if let Err(errno) = self.klp_patch_object_or_fail(p, obj) {
+                // `pr_warn("failed to patch object ...")`; goto err: the
+                // cancel gives this object post_unpatch (its pre_patch
+                // succeeded, so post_unpatch_enabled is set).
+                self.s.klp_op = None;
+                self.emit(|| Event::PatchObjectFailed(p, obj, errno));
+                self.emit(|| Event::EnableFailed(p));
+                self.klp_cancel_transition();
+                return Err(errno);
+            }
         }
         self.klp_start_transition();
         self.s.patch_mut(p).enabled = true;
         self.s.klp_op = Some(KlpOp::FirstTry { patch: p });
+        Ok(())
+    }
+
+    /// patch.c:klp_patch_object, with the scenario's ftrace failure
+    /// (`patch_fails`): klp_patch_func fails and the object stays unpatched.
+    fn klp_patch_object_or_fail(&mut self, p: PatchId, obj: ObjId) -> Result<(), u8> {
+        let fails = self.sc.patches[p as usize]
+            .object(obj)
+            .map_or(0, |o| o.patch_fails);
+        if fails != 0 {
+            return Err(fails);
+        }
+        self.klp_patch_object(p, obj);
         Ok(())
     }
 
@@ -446,6 +468,12 @@ impl<E: EventSink> Kernel<'_, E> {
     /// the lab's rmmod of a pinned module shows EAGAIN), not -EBUSY: -EBUSY
     /// is only for a module other modules depend on, or one not LIVE.
     pub fn rmmod_livepatch(&mut self, p: PatchId) -> Result<(), u8> {
+        if self.sc.patches[p as usize].no_module_exit {
+            // delete_module: `if (mod->init && !mod->exit) ... ret = -EBUSY`,
+            // checked before the refcount.
+            self.emit(|| Event::UnloadErrorPatch(p, EBUSY));
+            return Err(EBUSY);
+        }
         if self.s.patch(p).module_ref {
             self.emit(|| Event::UnloadErrorPatch(p, EAGAIN));
             return Err(EAGAIN);
@@ -514,12 +542,29 @@ impl<E: EventSink> Kernel<'_, E> {
                 failed = Some((p, ret));
                 break;
             }
-            self.klp_patch_object(p, m);
+            if let Err(errno) = self.klp_patch_object_or_fail(p, m) {
+                // "failed to apply patch ... to module ..."; the pre_patch
+                // succeeded, so the object gets its post_unpatch now.
+                self.emit(|| Event::PatchObjectFailed(p, m, errno));
+                self.klp_post_unpatch_callback(p, m, ModState::Coming);
+                failed = Some((p, errno));
+                break;
+            }
             if self.s.klp_transition_patch != Some(p) {
                 self.klp_post_patch_callback(p, m, ModState::Coming);
             }
         }
         let result = match failed {
+            None if self.sc.objects[m as usize].init_fails != 0 => {
+                // kernel/module/main.c:do_init_module: the module's own init
+                // failed after the COMING notifiers: the GOING notifiers and
+                // klp_module_going run, with GOING callbacks.
+                let errno = self.sc.objects[m as usize].init_fails;
+                self.s.modules_loaded &= !(1 << m);
+                self.klp_cleanup_module_patches_limited(m, None, ModState::Going);
+                self.emit(|| Event::LoadErrorModule(m, errno));
+                Err(errno)
+            }
             None => {
                 if self.sc.objects[m as usize].logs {
                     self.emit(|| Event::ModInit(m));

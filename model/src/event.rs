@@ -65,6 +65,10 @@ pub enum Event {
         mod_state: Option<ModState>,
     },
     PrePatchFailed(PatchId, ObjId),
+    /// klp_patch_object failed (an ftrace registration error): "failed to
+    /// patch object" / "failed to apply patch ... to module". Not in the
+    /// selftests' vocabulary (no selftest makes ftrace fail), so silent.
+    PatchObjectFailed(PatchId, ObjId, u8),
     EnableFailed(PatchId),
     ModuleApply(PatchId, ObjId),
     ModuleRevert(PatchId, ObjId),
@@ -153,6 +157,7 @@ impl Event {
                 | Event::TaskSwitched { .. }
                 | Event::IdleSwitched { .. }
                 | Event::KernelWarning(_)
+                | Event::PatchObjectFailed(..)
                 | Event::TaskRunning(_)
                 | Event::IdleRunning(_)
                 | Event::ShadowCreated(_)
@@ -263,6 +268,12 @@ impl Event {
             ),
             Event::TaskRunning(task) => format!("task_running({})", task + 1),
             Event::KernelWarning(at) => format!("kernel_warning({at})"),
+            Event::PatchObjectFailed(patch, obj, errno) => format!(
+                "patch_object_failed({},{},{})",
+                p(patch),
+                o(obj),
+                crate::errno::name(*errno)
+            ),
             Event::IdleRunning(cpu) => format!("task_running(swapper/{cpu})"),
             Event::ShadowCreated(v) => {
                 format!("shadow_created({})", sc.shadow_vars[*v as usize].name)

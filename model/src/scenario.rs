@@ -79,6 +79,8 @@ pub struct Object {
     /// The module logs `<mod>_init` / `<mod>_exit` (test modules do).
     pub logs: bool,
     pub funcs: Vec<FuncId>,
+    /// The module's own init fails with this errno (0: it succeeds).
+    pub init_fails: u8,
 }
 
 /// A function of an object (`old_name`; sympos is not modelled: names are
@@ -178,6 +180,8 @@ impl CallbackKind {
 #[derive(Debug, Clone)]
 pub struct PatchObject {
     pub obj: ObjId,
+    /// klp_patch_object fails with this errno (0: it succeeds).
+    pub patch_fails: u8,
     pub funcs: Vec<(FuncId, Code)>,
     pub callbacks: [Option<Effects>; 4],
 }
@@ -205,6 +209,8 @@ pub struct Patch {
     /// `klp_state` (id, version).
     pub states: Vec<(u64, u32)>,
     pub module_exit: Effects,
+    /// The module has an init and no exit: rmmod always fails (-EBUSY).
+    pub no_module_exit: bool,
     pub pre_patch_ret: u8,
 }
 
@@ -526,15 +532,16 @@ impl Compiler {
             loaded_at_boot: true,
             logs: false,
             funcs: vec![],
+            init_fails: 0,
         });
         let mut ordered: Vec<(&String, &spec::ObjectSpec)> = spec.objects.iter().collect();
         ordered.sort_by_key(|(name, _)| name.as_str() != "vmlinux");
         for (name, o) in ordered {
             let id = if name == "vmlinux" {
-                if o.loaded || o.logs {
+                if o.loaded || o.logs || o.init_fails.is_some() {
                     return Err(semantic(
                         "objects.vmlinux",
-                        "vmlinux is always loaded and does not log init/exit",
+                        "vmlinux is always loaded, does not log init/exit and has no init to fail",
                     ));
                 }
                 VMLINUX
@@ -542,12 +549,25 @@ impl Compiler {
                 if name.is_empty() {
                     return Err(semantic("objects", "an object name must not be empty"));
                 }
+                let init_fails = match &o.init_fails {
+                    None => 0,
+                    Some(e) => match self.errno(&format!("objects.{name}.init_fails"), e)? {
+                        Ret::Errno(n) => n,
+                        _ => {
+                            return Err(semantic(
+                                format!("objects.{name}.init_fails"),
+                                "must be an errno such as ENOMEM",
+                            ))
+                        }
+                    },
+                };
                 self.objects.push(Object {
                     name: name.clone(),
                     is_vmlinux: false,
                     loaded_at_boot: o.loaded,
                     logs: o.logs,
                     funcs: vec![],
+                    init_fails,
                 });
                 (self.objects.len() - 1) as ObjId
             };
@@ -856,8 +876,21 @@ impl Compiler {
                     .map(|e| self.effects(&format!("{cpath}.post_unpatch"), e, true, false))
                     .transpose()?,
             ];
+            let patch_fails = match &o.patch_fails {
+                None => 0,
+                Some(e) => match self.errno(&format!("{opath}.patch_fails"), e)? {
+                    Ret::Errno(n) => n,
+                    _ => {
+                        return Err(semantic(
+                            format!("{opath}.patch_fails"),
+                            "must be an errno such as EBUSY",
+                        ))
+                    }
+                },
+            };
             objects.push(PatchObject {
                 obj,
+                patch_fails,
                 funcs,
                 callbacks,
             });
@@ -905,6 +938,7 @@ impl Compiler {
             objs_mask,
             states,
             module_exit,
+            no_module_exit: p.no_module_exit,
             pre_patch_ret,
         })
     }

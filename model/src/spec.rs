@@ -94,6 +94,11 @@ pub struct ObjectSpec {
     /// kernel's test modules do.
     #[serde(default)]
     pub logs: bool,
+    /// For a module: its own init fails with this errno after
+    /// klp_module_coming patched it (kernel/module/main.c:do_init_module
+    /// then calls klp_module_going, which runs the GOING callbacks).
+    #[serde(default)]
+    pub init_fails: Option<ErrnoSpec>,
 }
 
 /// A shadow variable `(parent, id)` of shadow.c.
@@ -134,6 +139,12 @@ pub struct PatchSpec {
     /// callbacks that say `"ret": "param"` (the kernel's test_klp_callbacks_demo).
     #[serde(default)]
     pub pre_patch_ret: Option<ErrnoSpec>,
+    /// The module has a module_init and no `module_exit` (default false): it
+    /// can never be removed, delete_module fails with -EBUSY
+    /// (kernel/module/main.c: `mod->init && !mod->exit`, without
+    /// CONFIG_MODULE_FORCE_UNLOAD's `rmmod -f`).
+    #[serde(default)]
+    pub no_module_exit: bool,
     /// The order of this patch's objects (`obj_list`); defaults to vmlinux
     /// first, then the other objects by name.
     #[serde(default)]
@@ -150,6 +161,13 @@ pub struct PatchObjectSpec {
     /// `struct klp_callbacks` of this object.
     #[serde(default)]
     pub callbacks: CallbacksSpec,
+    /// klp_patch_object fails for this object with this errno (an ftrace
+    /// registration failure: -EBUSY with ftrace_enabled=0 or an IPMODIFY
+    /// kprobe on the function). At insmod the enable is cancelled and this
+    /// object gets post_unpatch (its pre_patch succeeded); at module load
+    /// klp_module_coming calls post_unpatch and refuses the module.
+    #[serde(default)]
+    pub patch_fails: Option<ErrnoSpec>,
 }
 
 /// What the new implementation of a function does when a task runs it.
