@@ -24,6 +24,11 @@ pub fn kind_of(sc: &Scenario, a: &Action) -> String {
     match *a {
         Action::Call { func, .. } => format!("task calls {}()", sc.funcs[func as usize].name),
         Action::Return { .. } => "task returns".to_string(),
+        // Who runs on the other CPUs is a detail of the try, not a kind.
+        Action::TransitionWork { .. } => {
+            klp_model::describe::command(sc, &Action::TransitionWork { busy: 0 })
+        }
+        Action::Continue { .. } => klp_model::describe::command(sc, &Action::Continue { busy: 0 }),
         _ => klp_model::describe::command(sc, a),
     }
 }

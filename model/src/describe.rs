@@ -48,7 +48,7 @@ pub fn command(sc: &Scenario, a: &Action) -> String {
             running(sc, busy)
         ),
         Action::Continue { busy } => format!(
-            "(the livepatch command goes on in the kernel){}",
+            "[kernel] the livepatch command goes on{}",
             running(sc, busy)
         ),
         Action::IdleLoop { cpu } => {
@@ -90,6 +90,33 @@ fn running(sc: &Scenario, busy: u16) -> String {
 /// and whether it goes back to user space).
 pub fn command_in(sc: &Scenario, s: &State, a: &Action) -> String {
     match *a {
+        Action::Continue { busy } => {
+            let module = |p: u8| sc.patches[p as usize].module.as_str();
+            let obj = |p: u8, i: u8| {
+                let objs = crate::kernel::objects_of(sc, s, p);
+                objs.get(i as usize)
+                    .map_or("?", |&o| sc.objects[o as usize].name.as_str())
+                    .to_string()
+            };
+            let what = match s.klp_op {
+                Some(crate::state::KlpOp::EnableObjects { patch, next, .. }) => format!(
+                    "[kernel] enabling '{}' goes on: pre_patch and klp_patch_object of {}",
+                    module(patch),
+                    obj(patch, next)
+                ),
+                Some(crate::state::KlpOp::DisableObjects { patch, next }) => format!(
+                    "[kernel] disabling '{}' goes on: pre_unpatch of {}",
+                    module(patch),
+                    obj(patch, next)
+                ),
+                Some(crate::state::KlpOp::FirstTry { patch }) => format!(
+                    "[kernel] the command on '{}' tries to complete the transition, then returns",
+                    module(patch)
+                ),
+                None => return command(sc, a),
+            };
+            format!("{what}{}", running(sc, busy))
+        }
         Action::Return { task } => {
             let frames = &s.tasks[task as usize].frames;
             match frames.last() {
