@@ -123,7 +123,13 @@ pub fn check(args: &CheckArgs) -> i32 {
                     .map_or(crate::coverage::DEFAULT_LIMIT, |n| n as usize);
                 let cov = crate::coverage::coverage(&model, &report, limit);
                 for w in &cov.warnings {
-                    eprintln!("klpcheck: warning: {}: {w}", report.spec.name);
+                    eprint!(
+                        "{}",
+                        klp_reports::escape::neutralise_workflow_commands(&format!(
+                            "klpcheck: warning: {}: {w}\n",
+                            report.spec.name
+                        ))
+                    );
                 }
                 failed |= args.fail_on_vacuous && cov.vacuous;
                 report.coverage = Some(cov);
@@ -158,7 +164,11 @@ pub fn check(args: &CheckArgs) -> i32 {
         let mut text = match args.format {
             Format::Json => these
                 .iter()
-                .map(|r| serde_json::to_string(&r.report).expect("report serializes") + "\n")
+                .map(|r| {
+                    klp_reports::escape::json_line(
+                        &serde_json::to_string(&r.report).expect("report serializes"),
+                    ) + "\n"
+                })
                 .collect(),
             Format::Text if many => {
                 let reports: Vec<ScenarioReport> = these.iter().map(|r| r.report.clone()).collect();
@@ -178,6 +188,12 @@ pub fn check(args: &CheckArgs) -> i32 {
                 }
             }
         }
+        // Names and log lines are data: no line may read as a CI workflow
+        // command (klp_reports::escape).
+        let text = match args.format {
+            Format::Text => klp_reports::escape::neutralise_workflow_commands(&text),
+            Format::Json => text,
+        };
         let _ = out.write_all(text.as_bytes());
         runs.extend(these);
     }
@@ -195,7 +211,8 @@ pub fn check(args: &CheckArgs) -> i32 {
 }
 
 fn write_file(path: &Path, text: &str, what: &str) -> Result<(), i32> {
-    std::fs::write(path, text).map_err(|e| usage_error(format!("{what} {}: {e}", path.display())))
+    crate::out::write_atomic(path, text.as_bytes(), 0o644)
+        .map_err(|e| usage_error(format!("{what} {}: {e}", path.display())))
 }
 
 /// report.json, JUnit, SARIF, and GitHub Actions annotations and summary.
