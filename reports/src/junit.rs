@@ -21,6 +21,12 @@ pub fn junit(checked: &[Checked], timed: bool) -> String {
         }
         suite.add_property(quick_junit::Property::new("path", x(&r.spec.path)));
         suite.add_property(quick_junit::Property::new("engine", x(&r.engine)));
+        if !r.complete {
+            suite.add_property(quick_junit::Property::new(
+                "incomplete",
+                x(r.incomplete_reason.as_deref().unwrap_or("search stopped early")),
+            ));
+        }
         for p in &r.properties {
             let status = if p.ok {
                 TestCaseStatus::success()
