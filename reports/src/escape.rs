@@ -69,6 +69,12 @@ pub fn xml_text(text: &str) -> String {
         .collect()
 }
 
+/// Text for an XML attribute: [`xml_text`], with tabs and line breaks as
+/// spaces (an XML reader normalises them to spaces anyway).
+pub fn xml_attr(text: &str) -> String {
+    xml_text(text).replace(['\t', '\r', '\n'], " ")
+}
+
 /// `text` padded with spaces to `width` characters (no padding when it is
 /// longer). Unlike `{:<width$}`, any width works: std's formatter panics
 /// on widths beyond `u16::MAX`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::ci::{one_line, trace_summary, Checked};
-use crate::escape::xml_text as x;
+use crate::escape::{xml_attr as x, xml_text};
 
 /// The JUnit report of `checked`; `timed` adds each suite's search time
 /// (left out for reproducible output).
@@ -39,7 +39,7 @@ pub fn junit(checked: &[Checked], timed: bool) -> String {
                     description += &format!("traces: {folder}\n");
                 }
                 if !description.is_empty() {
-                    s.set_description(x(&description));
+                    s.set_description(xml_text(&description));
                 }
                 s
             };
