@@ -98,7 +98,10 @@ fn parse_args() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| usage(&format!("{arg} needs a value")));
+        let mut value = || {
+            it.next()
+                .unwrap_or_else(|| usage(&format!("{arg} needs a value")))
+        };
         match arg.as_str() {
             "--seconds" => a.seconds = value().parse().unwrap_or_else(|_| usage("--seconds N")),
             "--inputs" => a.inputs = value().parse().unwrap_or_else(|_| usage("--inputs N")),
@@ -204,10 +207,15 @@ fn fuzz_target(
         say!("fuzz: {}: no seeds", t.name());
         return stats;
     }
-    let mut rng = Rng::new(args.seed ^ (t as u64 + 1) * 0x1234_5678);
+    let mut rng = Rng::new(args.seed ^ ((t as u64 + 1) * 0x1234_5678));
     // Pool entries: (input, index of the seed it comes from, for replay's spec).
-    let mut pool: Vec<(Vec<u8>, usize)> =
-        m.seeds.iter().cloned().enumerate().map(|(i, s)| (s, i)).collect();
+    let mut pool: Vec<(Vec<u8>, usize)> = m
+        .seeds
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, s)| (s, i))
+        .collect();
     let mut classes: HashSet<String> = HashSet::new();
     let mut crashed: BTreeSet<u64> = BTreeSet::new();
     let input_path = tmp.join(format!("{}-input.json", t.name()));
@@ -256,11 +264,17 @@ fn fuzz_target(
                 }
             }
             Err(_) => {
-                let h = input.iter().fold(0u64, |h, &b| h.wrapping_mul(31) ^ b as u64);
+                let h = input
+                    .iter()
+                    .fold(0u64, |h, &b| h.wrapping_mul(31) ^ b as u64);
                 if crashed.insert(h) {
                     stats.crashes += 1;
                     let saved = save_crash(root, t, &input, spec.map(|s| s.as_path()));
-                    say!("fuzz: {}: CRASH, input saved as {}", t.name(), saved.display());
+                    say!(
+                        "fuzz: {}: CRASH, input saved as {}",
+                        t.name(),
+                        saved.display()
+                    );
                 }
             }
         }

@@ -134,13 +134,8 @@ pub fn check(args: &CheckArgs) -> i32 {
             let interrupted = crate::interrupt::requested();
             let mut these_bounds = bounds.clone();
             these_bounds.no_liveness |= interrupted;
-            let mut report = crate::check::report(
-                &l.path,
-                &model,
-                args.engine.name(),
-                &these_bounds,
-                &outcome,
-            );
+            let mut report =
+                crate::check::report(&l.path, &model, args.engine.name(), &these_bounds, &outcome);
             if interrupted {
                 report.complete = false;
                 report.incomplete_reason = Some("interrupted".to_string());
@@ -306,7 +301,11 @@ fn interrupted_summary(runs: &[ScenarioRun], total: usize) -> String {
             st.unique_states,
             st.max_depth,
             st.seconds,
-            if r.report.complete { "" } else { " (incomplete)" }
+            if r.report.complete {
+                ""
+            } else {
+                " (incomplete)"
+            }
         );
     }
     s

@@ -89,7 +89,11 @@ fn new_token() -> String {
         use std::hash::{BuildHasher, Hasher};
         for chunk in bytes.chunks_mut(8) {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(std::time::SystemTime::now().elapsed().map_or(0, |d| d.as_nanos()));
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .elapsed()
+                    .map_or(0, |d| d.as_nanos()),
+            );
             chunk.copy_from_slice(&h.finish().to_le_bytes());
         }
     }
@@ -147,8 +151,11 @@ fn refuse(rq: &Request, local: SocketAddr, token: &str) -> Option<(u16, &'static
         .split_once('?')
         .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
     let cookie_token = header(rq, "Cookie").and_then(|c| {
-        c.split(';')
-            .find_map(|kv| kv.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_string))
+        c.split(';').find_map(|kv| {
+            kv.trim()
+                .strip_prefix(&format!("{COOKIE}="))
+                .map(str::to_string)
+        })
     });
     let given = query_token
         .map(str::to_string)
@@ -207,7 +214,9 @@ fn serve<C: Checker<KlpModel>>(
             (Method::Get, "/knockout-3.5.0.js") => {
                 ui(include_bytes!("../ui/knockout-3.5.0.js"), "text/javascript")
             }
-            (Method::Get, "/.status") => json(serde_json::to_vec(&status(checker)).unwrap_or_default()),
+            (Method::Get, "/.status") => {
+                json(serde_json::to_vec(&status(checker)).unwrap_or_default())
+            }
             (Method::Post, "/.runtocompletion") => {
                 checker.run_to_completion();
                 Response::from_data(Vec::new())

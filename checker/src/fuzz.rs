@@ -183,7 +183,7 @@ impl Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -192,7 +192,7 @@ impl Rng {
 
     /// A number below `n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 
     pub fn chance(&mut self, one_in: usize) -> bool {
@@ -262,8 +262,26 @@ pub const EDGE_NUMBERS: &[&str] = &[
 
 /// Byte strings spliced in by the byte-level mutations.
 const TOKENS: &[&[u8]] = &[
-    b"\"", b"{", b"}", b"[", b"]", b",", b":", b"null", b"true", b"\\u0000", b"\\ud800", b"\xff",
-    b"\xc3", b"\xed\xa0\x80", b"\n", b"\r\n", b"/*", b"1e999", b"-", b"\\",
+    b"\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b",",
+    b":",
+    b"null",
+    b"true",
+    b"\\u0000",
+    b"\\ud800",
+    b"\xff",
+    b"\xc3",
+    b"\xed\xa0\x80",
+    b"\n",
+    b"\r\n",
+    b"/*",
+    b"1e999",
+    b"-",
+    b"\\",
 ];
 
 /// The mutator's material: every seed input of a target, and every object
@@ -295,10 +313,10 @@ impl Material {
                 }
             }
             Value::Array(a) => a.iter().for_each(|x| self.learn(x)),
-            Value::String(s) if s.len() <= 40 => {
-                if !self.strings.contains(s) && self.strings.len() < 4096 {
-                    self.strings.push(s.clone());
-                }
+            Value::String(s)
+                if s.len() <= 40 && !self.strings.contains(s) && self.strings.len() < 4096 =>
+            {
+                self.strings.push(s.clone());
             }
             _ => {}
         }
@@ -367,8 +385,9 @@ fn random_string(rng: &mut Rng, m: &Material) -> String {
 fn random_value(rng: &mut Rng, m: &Material) -> Value {
     match rng.below(10) {
         0..=3 => Value::String(random_string(rng, m)),
-        4..=6 => serde_json::from_str(EDGE_NUMBERS[rng.below(EDGE_NUMBERS.len())])
-            .unwrap_or(Value::Null),
+        4..=6 => {
+            serde_json::from_str(EDGE_NUMBERS[rng.below(EDGE_NUMBERS.len())]).unwrap_or(Value::Null)
+        }
         7 => Value::Bool(rng.chance(2)),
         8 => Value::Array(vec![Value::String(random_string(rng, m))]),
         _ => match rng.below(3) {
@@ -533,7 +552,9 @@ mod tests {
         m.add(seed.clone());
         let run = |s: u64| {
             let mut rng = Rng::new(s);
-            (0..50).map(|_| mutate(&mut rng, &seed, &m)).collect::<Vec<_>>()
+            (0..50)
+                .map(|_| mutate(&mut rng, &seed, &m))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert!(run(7).iter().any(|x| *x != seed));

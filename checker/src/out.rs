@@ -244,9 +244,8 @@ pub fn write_traces(
 pub fn write_report_json(dir: &Path, reports: &[ScenarioReport]) -> io::Result<()> {
     let mut text = String::new();
     for r in reports {
-        text += &klp_reports::escape::json_line(
-            &serde_json::to_string(r).expect("report serializes"),
-        );
+        text +=
+            &klp_reports::escape::json_line(&serde_json::to_string(r).expect("report serializes"));
         text.push('\n');
     }
     write_atomic(&dir.join("report.json"), text.as_bytes(), 0o644)

@@ -41,7 +41,10 @@ fn explorer_checks_host_origin_token_and_body_size() {
         .read_line(&mut line)
         .unwrap();
     // "... on http://127.0.0.1:PORT/?token=TOKEN (stop with Ctrl-C)"
-    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap();
     let hostport = url.trim_start_matches("http://").split('/').next().unwrap();
     let port: u16 = hostport.rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0, "{line}");

@@ -103,7 +103,11 @@ fn reproduce_sh_runs_no_command_from_a_name() {
         .output()
         .unwrap();
     assert!(syntax.status.success(), "bash -n: {syntax:?}\n{script}");
-    let path = format!("{}:{}", work.join("bin").display(), std::env::var("PATH").unwrap());
+    let path = format!(
+        "{}:{}",
+        work.join("bin").display(),
+        std::env::var("PATH").unwrap()
+    );
     let run = Command::new("bash")
         .arg(work.join("reproduce.sh"))
         .current_dir(work)
@@ -123,10 +127,7 @@ fn reproduce_sh_runs_no_command_from_a_name() {
     }
     // Only the helpers ran, with the names as literal arguments.
     let calls = std::fs::read_to_string(work.join("calls")).unwrap();
-    let first: Vec<&str> = calls
-        .lines()
-        .filter_map(|l| l.split(' ').next())
-        .collect();
+    let first: Vec<&str> = calls.lines().filter_map(|l| l.split(' ').next()).collect();
     let known = [
         "setup_config",
         "start_test",
@@ -222,7 +223,9 @@ fn github_annotations_parse_as_one_command_each() {
     let text = with_checked(klp_reports::github::annotations);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 1, "{text}");
-    let rest = lines[0].strip_prefix("::error ").expect("a workflow command");
+    let rest = lines[0]
+        .strip_prefix("::error ")
+        .expect("a workflow command");
     let (props, data) = rest.split_once("::").expect("properties::data");
     let props: BTreeMap<&str, String> = props
         .split(',')
@@ -231,7 +234,10 @@ fn github_annotations_parse_as_one_command_each() {
             (k, unescape_data(v))
         })
         .collect();
-    assert_eq!(props.keys().copied().collect::<Vec<_>>(), ["file", "line", "title"]);
+    assert_eq!(
+        props.keys().copied().collect::<Vec<_>>(),
+        ["file", "line", "title"]
+    );
     assert_eq!(props["file"], PATH);
     assert_eq!(props["title"], "single-transition");
     assert!(unescape_data(data).starts_with(NAME), "{data}");
@@ -295,7 +301,10 @@ fn sarif_is_json_holding_the_name() {
 #[test]
 fn step_summary_and_mermaid_escape_markup() {
     let md = with_checked(|c| klp_reports::github::step_summary(c, &[]));
-    let row = md.lines().find(|l| l.starts_with("| evil")).expect("the row");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| evil"))
+        .expect("the row");
     // Five unescaped `|` delimit the four cells.
     let bars = row
         .char_indices()
@@ -404,10 +413,17 @@ fn out_folders_stay_inside_never_collide_and_never_follow_links() {
         .unwrap();
     // Exit 1: the violations are unexpected, so traces are written.
     assert_eq!(o.status.code(), Some(1), "{o:?}");
-    assert_eq!(files_below(&outside), Vec::<PathBuf>::new(), "wrote through the link");
+    assert_eq!(
+        files_below(&outside),
+        Vec::<PathBuf>::new(),
+        "wrote through the link"
+    );
     for p in files_below(root) {
         assert!(
-            p.starts_with(&specs) || p.starts_with(&out) || p.starts_with(&outside) || p == out.parent().unwrap(),
+            p.starts_with(&specs)
+                || p.starts_with(&out)
+                || p.starts_with(&outside)
+                || p == out.parent().unwrap(),
             "written outside --out: {}",
             p.display()
         );
@@ -437,7 +453,11 @@ fn a_hostile_name_is_refused_at_load_with_exit_2() {
     let spec = dir.path().join("s.json");
     let text = violating_spec("ok").replace("\"P1\"", "\"P1$(reboot)\"");
     std::fs::write(&spec, text).unwrap();
-    let o = klpcheck().args(["check", "-q"]).arg(&spec).output().unwrap();
+    let o = klpcheck()
+        .args(["check", "-q"])
+        .arg(&spec)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("s.json: at `patches.P1$(reboot)`"), "{err}");

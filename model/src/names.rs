@@ -176,7 +176,10 @@ pub fn check_line(path: &str, what: &str, text: &str, max: usize) -> Result<(), 
     if let Some((i, c)) = text.char_indices().find(|&(_, c)| c.is_control()) {
         return Err(semantic(
             path,
-            format!("{what} {} has the control character {c:?} at byte {i}", shown(text)),
+            format!(
+                "{what} {} has the control character {c:?} at byte {i}",
+                shown(text)
+            ),
         ));
     }
     Ok(())
@@ -289,10 +292,7 @@ pub fn check_spec(spec: &Spec) -> Result<(), SpecError> {
         if callees.len() > MAX_FUNCS {
             return Err(semantic(
                 format!("tasks.calls.{caller}"),
-                format!(
-                    "{} callees; at most {MAX_FUNCS} are allowed",
-                    callees.len()
-                ),
+                format!("{} callees; at most {MAX_FUNCS} are allowed", callees.len()),
             ));
         }
     }
@@ -348,7 +348,12 @@ mod tests {
 
     #[test]
     fn kernel_shaped_names_are_accepted() {
-        compile(&spec_with("P1", "test_klp-livepatch", "cmdline_proc_show.isra.0")).unwrap();
+        compile(&spec_with(
+            "P1",
+            "test_klp-livepatch",
+            "cmdline_proc_show.isra.0",
+        ))
+        .unwrap();
         let long_module = "m".repeat(MAX_MODULE_NAME);
         compile(&spec_with("P1", &long_module, "f")).unwrap();
     }

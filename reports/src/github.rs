@@ -88,17 +88,13 @@ pub fn step_summary(checked: &[Checked], diagrams: &[(String, String, String)]) 
     let failed: Vec<String> = checked
         .iter()
         .flat_map(|c| {
-            c.report
-                .properties
-                .iter()
-                .filter(|p| !p.ok)
-                .map(move |p| {
-                    format!(
-                        "- {}: {}",
-                        markdown(&c.report.spec.name),
-                        markdown(&one_line(p))
-                    )
-                })
+            c.report.properties.iter().filter(|p| !p.ok).map(move |p| {
+                format!(
+                    "- {}: {}",
+                    markdown(&c.report.spec.name),
+                    markdown(&one_line(p))
+                )
+            })
         })
         .collect();
     if !failed.is_empty() {

@@ -24,7 +24,9 @@ pub fn junit(checked: &[Checked], timed: bool) -> String {
         if !r.complete {
             suite.add_property(quick_junit::Property::new(
                 "incomplete",
-                x(r.incomplete_reason.as_deref().unwrap_or("search stopped early")),
+                x(r.incomplete_reason
+                    .as_deref()
+                    .unwrap_or("search stopped early")),
             ));
         }
         for p in &r.properties {

@@ -47,7 +47,10 @@ pub fn comment(text: &str) -> String {
 pub fn heredoc_delimiter(lines: &[String]) -> String {
     let mut delim = "EXPECTED".to_string();
     let mut n = 0;
-    while lines.iter().any(|l| l.trim_end_matches('\r') == delim || l == &delim) {
+    while lines
+        .iter()
+        .any(|l| l.trim_end_matches('\r') == delim || l == &delim)
+    {
         n += 1;
         delim = format!("EXPECTED_{n}");
     }

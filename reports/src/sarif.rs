@@ -165,7 +165,10 @@ pub fn sarif(checked: &[Checked]) -> String {
                 text: format!(
                     "{}: incomplete: {}",
                     c.report.spec.name,
-                    c.report.incomplete_reason.as_deref().unwrap_or("search stopped early")
+                    c.report
+                        .incomplete_reason
+                        .as_deref()
+                        .unwrap_or("search stopped early")
                 ),
             },
         })

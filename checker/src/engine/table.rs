@@ -386,7 +386,11 @@ impl std::error::Error for AllocError {}
 /// allocation is fallible (`try_reserve_exact`): a refusal is an error, not
 /// an abort; a thread that cannot be spawned leaves its part to the
 /// calling thread.
-fn alloc_touched<T: Send>(n: usize, threads: usize, make: fn() -> T) -> Result<Box<[T]>, AllocError> {
+fn alloc_touched<T: Send>(
+    n: usize,
+    threads: usize,
+    make: fn() -> T,
+) -> Result<Box<[T]>, AllocError> {
     let mut v: Vec<T> = Vec::new();
     v.try_reserve_exact(n).map_err(|_| AllocError {
         bytes: n.saturating_mul(std::mem::size_of::<T>()),
