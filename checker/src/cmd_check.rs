@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use klp_model::{KlpModel, Profile, Variant};
@@ -17,6 +17,7 @@ use crate::progress::{Mode, Progress};
 use crate::run::{usage_error, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE};
 
 /// One checked scenario and what was written for it.
+#[derive(Clone)]
 pub struct ScenarioRun {
     pub report: ScenarioReport,
     /// Trace folder per violated property (with `--out`).
@@ -71,6 +72,14 @@ pub fn check(args: &CheckArgs) -> i32 {
             return usage_error(format!("--out {}: {e}", dir.display()));
         }
     }
+    let total = loaded.len();
+    {
+        let files = OutFiles::of(args);
+        crate::interrupt::install(Box::new(move |runs| {
+            let _ = files.write(runs);
+            eprintln!("{}", interrupted_summary(runs, total));
+        }));
+    }
     let bounds = Bounds {
         threads: args
             .threads
@@ -94,6 +103,9 @@ pub fn check(args: &CheckArgs) -> i32 {
     let mut runs = Vec::new();
     let mut out = std::io::stdout().lock();
     for (mut l, spec_text) in loaded {
+        if crate::interrupt::requested() {
+            break;
+        }
         if let Some(v) = variant {
             l.scenario.variant = v;
         }
@@ -106,6 +118,9 @@ pub fn check(args: &CheckArgs) -> i32 {
         };
         let mut these = Vec::new();
         for prof in runs_for {
+            if crate::interrupt::requested() {
+                break;
+            }
             let mut sc = l.scenario.clone();
             sc.profile = prof;
             let model = KlpModel::new(sc);
@@ -115,15 +130,29 @@ pub fn check(args: &CheckArgs) -> i32 {
                     progress.update(s)
                 });
             progress.finish();
+            // After an interrupt the remaining passes are skipped.
+            let interrupted = crate::interrupt::requested();
+            let mut these_bounds = bounds.clone();
+            these_bounds.no_liveness |= interrupted;
             let mut report =
-                crate::check::report(&l.path, &model, args.engine.name(), &bounds, &outcome);
-            if !args.no_coverage {
+                crate::check::report(&l.path, &model, args.engine.name(), &these_bounds, &outcome);
+            if interrupted {
+                report.complete = false;
+                report.incomplete_reason = Some("interrupted".to_string());
+            }
+            if !args.no_coverage && !interrupted {
                 let limit = args
                     .max_states
                     .map_or(crate::coverage::DEFAULT_LIMIT, |n| n as usize);
                 let cov = crate::coverage::coverage(&model, &report, limit);
                 for w in &cov.warnings {
-                    eprintln!("klpcheck: warning: {}: {w}", report.spec.name);
+                    eprint!(
+                        "{}",
+                        klp_reports::escape::neutralise_workflow_commands(&format!(
+                            "klpcheck: warning: {}: {w}\n",
+                            report.spec.name
+                        ))
+                    );
                 }
                 failed |= args.fail_on_vacuous && cov.vacuous;
                 report.coverage = Some(cov);
@@ -149,16 +178,22 @@ pub fn check(args: &CheckArgs) -> i32 {
             }
             failed |= !report.ok;
             incomplete |= !report.complete;
-            these.push(ScenarioRun {
+            let run = ScenarioRun {
                 report,
                 folders,
                 spec_text: spec_text.clone(),
-            });
+            };
+            crate::interrupt::record(run.clone());
+            these.push(run);
         }
         let mut text = match args.format {
             Format::Json => these
                 .iter()
-                .map(|r| serde_json::to_string(&r.report).expect("report serializes") + "\n")
+                .map(|r| {
+                    klp_reports::escape::json_line(
+                        &serde_json::to_string(&r.report).expect("report serializes"),
+                    ) + "\n"
+                })
                 .collect(),
             Format::Text if many => {
                 let reports: Vec<ScenarioReport> = these.iter().map(|r| r.report.clone()).collect();
@@ -178,12 +213,23 @@ pub fn check(args: &CheckArgs) -> i32 {
                 }
             }
         }
+        // Names and log lines are data: no line may read as a CI workflow
+        // command (klp_reports::escape).
+        let text = match args.format {
+            Format::Text => klp_reports::escape::neutralise_workflow_commands(&text),
+            Format::Json => text,
+        };
         let _ = out.write_all(text.as_bytes());
         runs.extend(these);
     }
     drop(out);
-    if let Err(code) = write_ci_outputs(args, &runs) {
+    let written = crate::interrupt::finish(|| write_ci_outputs(args, &runs));
+    if let Err(code) = written {
         return code;
+    }
+    if crate::interrupt::requested() {
+        eprintln!("{}", interrupted_summary(&runs, total));
+        return crate::interrupt::EXIT_INTERRUPTED;
     }
     if failed {
         EXIT_FAILED
@@ -194,8 +240,75 @@ pub fn check(args: &CheckArgs) -> i32 {
     }
 }
 
-fn write_file(path: &Path, text: &str, what: &str) -> Result<(), i32> {
-    std::fs::write(path, text).map_err(|e| usage_error(format!("{what} {}: {e}", path.display())))
+/// The report files `check` writes: report.json under `--out`, `--junit`,
+/// `--sarif`; each whole or not at all.
+struct OutFiles {
+    out: Option<PathBuf>,
+    junit: Option<PathBuf>,
+    sarif: Option<PathBuf>,
+}
+
+impl OutFiles {
+    fn of(args: &CheckArgs) -> Self {
+        OutFiles {
+            out: args.out.clone(),
+            junit: args.junit.clone(),
+            sarif: args.sarif.clone(),
+        }
+    }
+
+    fn write(&self, runs: &[ScenarioRun]) -> Result<(), String> {
+        let checked: Vec<Checked> = runs
+            .iter()
+            .map(|r| Checked {
+                report: &r.report,
+                folders: &r.folders,
+                spec_text: Some(&r.spec_text),
+            })
+            .collect();
+        let file = |path: &Path, text: &str, what: &str| {
+            crate::out::write_atomic(path, text.as_bytes(), 0o644)
+                .map_err(|e| format!("{what} {}: {e}", path.display()))
+        };
+        if let Some(dir) = &self.out {
+            let reports: Vec<ScenarioReport> = runs.iter().map(|r| r.report.clone()).collect();
+            crate::out::write_report_json(dir, &reports)
+                .map_err(|e| format!("--out {}: {e}", dir.display()))?;
+        }
+        if let Some(path) = &self.junit {
+            file(path, &klp_reports::junit::junit(&checked, true), "--junit")?;
+        }
+        if let Some(path) = &self.sarif {
+            file(path, &klp_reports::sarif::sarif(&checked), "--sarif")?;
+        }
+        Ok(())
+    }
+}
+
+/// What an interrupted run says on stderr: how far it got and the
+/// statistics of each scenario checked.
+fn interrupted_summary(runs: &[ScenarioRun], total: usize) -> String {
+    let mut s = format!(
+        "klpcheck: interrupted after {} of {total} scenarios; the reports written are partial",
+        runs.len()
+    );
+    for r in runs {
+        let st = &r.report.stats;
+        s += &format!(
+            "\n  {}: {} states, {} unique, depth {}, {:.2}s{}",
+            klp_reports::escape::neutralise_workflow_commands(&r.report.spec.name),
+            st.states,
+            st.unique_states,
+            st.max_depth,
+            st.seconds,
+            if r.report.complete {
+                ""
+            } else {
+                " (incomplete)"
+            }
+        );
+    }
+    s
 }
 
 /// report.json, JUnit, SARIF, and GitHub Actions annotations and summary.
@@ -208,17 +321,7 @@ fn write_ci_outputs(args: &CheckArgs, runs: &[ScenarioRun]) -> Result<(), i32> {
             spec_text: Some(&r.spec_text),
         })
         .collect();
-    if let Some(dir) = &args.out {
-        let reports: Vec<ScenarioReport> = runs.iter().map(|r| r.report.clone()).collect();
-        crate::out::write_report_json(dir, &reports)
-            .map_err(|e| usage_error(format!("--out {}: {e}", dir.display())))?;
-    }
-    if let Some(path) = &args.junit {
-        write_file(path, &klp_reports::junit::junit(&checked, true), "--junit")?;
-    }
-    if let Some(path) = &args.sarif {
-        write_file(path, &klp_reports::sarif::sarif(&checked), "--sarif")?;
-    }
+    OutFiles::of(args).write(runs).map_err(usage_error)?;
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
         let notes = klp_reports::github::annotations(&checked);
         // The runner reads workflow commands from stdout and stderr; keep

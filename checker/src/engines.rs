@@ -192,7 +192,9 @@ pub fn run_stateright_with_progress(
     let seconds = start.elapsed().as_secs_f64();
     let timed_out = bounds.timeout.is_some_and(|t| start.elapsed() >= t);
     let hit_max = bounds.max_states.is_some_and(|n| states >= n);
-    let incomplete_reason = if hit_max {
+    let incomplete_reason = if crate::interrupt::requested() {
+        Some("interrupted".to_string())
+    } else if hit_max {
         Some(format!(
             "--max-states {} reached",
             bounds.max_states.unwrap_or(0)
@@ -223,6 +225,11 @@ fn watch<C: Checker<KlpModel>>(
     progress: &mut dyn FnMut(&Snapshot),
 ) -> C {
     while !checker.is_done() {
+        if crate::interrupt::requested() {
+            // stateright's checkers cannot be stopped: report what they
+            // have and leave their threads to the process exit.
+            return checker;
+        }
         progress(&Snapshot {
             states: checker.state_count() as u64,
             unique_states: checker.unique_state_count() as u64,

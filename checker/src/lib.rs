@@ -19,6 +19,8 @@ pub mod coverage;
 pub mod engine;
 pub mod engines;
 pub mod explore;
+pub mod fuzz;
+pub mod interrupt;
 pub mod list;
 pub mod liveness;
 pub mod load;

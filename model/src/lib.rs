@@ -35,6 +35,7 @@ pub mod event;
 pub mod kernel;
 pub mod klp_state;
 pub mod model;
+pub mod names;
 pub mod patch;
 pub mod profile;
 pub mod properties;

@@ -381,6 +381,8 @@ impl Compiler {
                 ),
             ));
         }
+        // Names are data: their shapes and the input bounds (names.rs).
+        crate::names::check_spec(spec)?;
         let profile = match &spec.profile {
             None => Profile::default(),
             Some(name) => Profile::from_name(name).ok_or_else(|| {

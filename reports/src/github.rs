@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use crate::ci::{one_line, property_line, Checked};
+use crate::escape::markdown;
 
 /// Escapes a workflow-command property value (`%`, CR, LF, `:` and `,`).
 fn esc_property(s: &str) -> String {
@@ -69,16 +70,16 @@ pub fn step_summary(checked: &[Checked], diagrams: &[(String, String, String)]) 
             .filter(|p| p.status == crate::Status::Violated)
             .map(|p| {
                 if p.ok {
-                    format!("{} (expected)", p.id)
+                    format!("{} (expected)", markdown(&p.id))
                 } else {
-                    format!("**{}**", p.id)
+                    format!("**{}**", markdown(&p.id))
                 }
             })
             .collect();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} |",
-            r.spec.name,
+            markdown(&r.spec.name),
             if r.ok { "pass" } else { "**FAIL**" },
             r.stats.unique_states,
             violated.join(", ")
@@ -87,11 +88,13 @@ pub fn step_summary(checked: &[Checked], diagrams: &[(String, String, String)]) 
     let failed: Vec<String> = checked
         .iter()
         .flat_map(|c| {
-            c.report
-                .properties
-                .iter()
-                .filter(|p| !p.ok)
-                .map(move |p| format!("- {}: {}", c.report.spec.name, one_line(p)))
+            c.report.properties.iter().filter(|p| !p.ok).map(move |p| {
+                format!(
+                    "- {}: {}",
+                    markdown(&c.report.spec.name),
+                    markdown(&one_line(p))
+                )
+            })
         })
         .collect();
     if !failed.is_empty() {

@@ -6,6 +6,7 @@
 
 pub mod action_json;
 pub mod ci;
+pub mod escape;
 pub mod github;
 pub mod itf;
 pub mod junit;

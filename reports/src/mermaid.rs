@@ -9,9 +9,22 @@ use klp_model::{Action, Event, KlpModel};
 use crate::text::is_shell;
 use crate::trace::{build_trace, Walk};
 
-/// Text safe inside a Mermaid message or note: `#` and `;` are Mermaid syntax.
-fn esc(s: &str) -> String {
-    s.replace('#', "#35;").replace(';', "#59;")
+/// Text safe inside a Mermaid message or note: `#` and `;` are Mermaid
+/// syntax, `<`, `>`, `&` and `"` would be HTML to its renderer, a backtick
+/// could end the Markdown fence, `%%` starts a comment; each is written as
+/// a Mermaid entity code (`#35;`). Line breaks become spaces.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '#' | ';' | '<' | '>' | '&' | '"' | '`' | '%' | '{' | '}' | '\\' => {
+                out += &format!("#{};", c as u32)
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The `sequenceDiagram` block, without the Markdown fence.
@@ -65,8 +78,9 @@ pub fn sequence_diagram(model: &KlpModel, walk: &Walk, property: &str) -> String
 /// trace.md: a heading and the fenced diagram.
 pub fn trace_md(model: &KlpModel, walk: &Walk, property: &str) -> String {
     format!(
-        "### {}: {property} violated ({} steps)\n\n```mermaid\n{}```\n",
-        model.sc.name,
+        "### {}: {} violated ({} steps)\n\n```mermaid\n{}```\n",
+        crate::escape::markdown(&model.sc.name),
+        crate::escape::markdown(property),
         walk.actions.len(),
         sequence_diagram(model, walk, property)
     )

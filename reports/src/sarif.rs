@@ -19,7 +19,24 @@ struct Log {
 #[derive(Serialize)]
 struct Run {
     tool: Tool,
+    invocations: Vec<Invocation>,
     results: Vec<SarifResult>,
+}
+
+/// Whether the run finished: false after an interrupt; each scenario whose
+/// search stopped early is a notification.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Invocation {
+    execution_successful: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_execution_notifications: Vec<Notification>,
+}
+
+#[derive(Serialize)]
+struct Notification {
+    level: &'static str,
+    message: Message,
 }
 
 #[derive(Serialize)]
@@ -139,6 +156,26 @@ pub fn sarif(checked: &[Checked]) -> String {
             });
         }
     }
+    let notes: Vec<Notification> = checked
+        .iter()
+        .filter(|c| !c.report.complete)
+        .map(|c| Notification {
+            level: "warning",
+            message: Message {
+                text: format!(
+                    "{}: incomplete: {}",
+                    c.report.spec.name,
+                    c.report
+                        .incomplete_reason
+                        .as_deref()
+                        .unwrap_or("search stopped early")
+                ),
+            },
+        })
+        .collect();
+    let interrupted = checked
+        .iter()
+        .any(|c| c.report.incomplete_reason.as_deref() == Some("interrupted"));
     let log = Log {
         schema: SCHEMA,
         version: "2.1.0",
@@ -150,6 +187,10 @@ pub fn sarif(checked: &[Checked]) -> String {
                     rules,
                 },
             },
+            invocations: vec![Invocation {
+                execution_successful: !interrupted,
+                tool_execution_notifications: notes,
+            }],
             results,
         }],
     };

@@ -7,6 +7,7 @@ use std::fmt::Write;
 use klp_model::properties::PROPERTIES;
 use klp_model::KlpModel;
 
+use crate::escape::pad;
 use crate::state_view::{diff, state_lines};
 use crate::text::step_header;
 use crate::trace::{build_trace, Walk};
@@ -58,7 +59,7 @@ pub fn render(model: &KlpModel, walk: &Walk, cx: &TraceContext) -> String {
     let lines = state_lines(sc, walk.before(0));
     let width = lines.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
     for (name, value) in &lines {
-        let _ = writeln!(out, "         {name:<width$}  {value}");
+        let _ = writeln!(out, "         {}  {value}", pad(name, width));
     }
     let steps = build_trace(model, &walk.actions);
     for (i, step) in steps.iter().enumerate() {
@@ -71,7 +72,12 @@ pub fn render(model: &KlpModel, walk: &Walk, cx: &TraceContext) -> String {
         for d in diff(sc, walk.before(i), walk.after(i)) {
             let mark = if d.was.is_some() { '*' } else { ' ' };
             let was = d.was.map(|w| format!("  (was {w})")).unwrap_or_default();
-            let _ = writeln!(out, "       {mark} {:<width$}  {}{was}", d.name, d.value);
+            let _ = writeln!(
+                out,
+                "       {mark} {}  {}{was}",
+                pad(&d.name, width),
+                d.value
+            );
         }
     }
     let _ = writeln!(out);

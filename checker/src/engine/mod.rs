@@ -160,6 +160,10 @@ pub enum StopReason {
         states: u64,
         suggested_memory_bytes: usize,
     },
+    /// The table's `bytes` could not be allocated: nothing was searched.
+    NoMemory { bytes: usize },
+    /// Ctrl-C or SIGTERM stopped the search ([`crate::interrupt`]).
+    Interrupted,
 }
 
 impl fmt::Display for StopReason {
@@ -176,6 +180,12 @@ impl fmt::Display for StopReason {
                 f,
                 "incomplete: table full ({states} states); rerun with --memory {}MiB",
                 suggested_memory_bytes.div_ceil(1 << 20)
+            ),
+            StopReason::Interrupted => write!(f, "incomplete: interrupted"),
+            StopReason::NoMemory { bytes } => write!(
+                f,
+                "incomplete: cannot allocate {} MiB for the fingerprint table; rerun with a smaller --memory",
+                bytes.div_ceil(1 << 20)
             ),
         }
     }
@@ -251,7 +261,31 @@ where
     let canonicalize = if opts.symmetry { canonicalize } else { None };
     let capacity =
         FingerprintTable::capacity_for_memory(opts.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES));
-    let mut table = FingerprintTable::with_capacity(capacity, threads);
+    let mut table = match FingerprintTable::try_with_capacity(capacity, threads) {
+        Ok(t) => t,
+        Err(_) => {
+            let properties = model.properties();
+            return NativeOutcome {
+                stop: StopReason::NoMemory {
+                    bytes: FingerprintTable::bytes_for_capacity(capacity),
+                },
+                complete: false,
+                states: 0,
+                unique_states: 0,
+                max_depth: 0,
+                seconds: started.elapsed().as_secs_f64(),
+                discoveries: properties.iter().map(|_| None).collect(),
+                unchecked: properties
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.expectation == Expectation::Eventually)
+                    .map(|(i, _)| i)
+                    .collect(),
+                table_bytes: 0,
+                collision_probability: 0.0,
+            };
+        }
+    };
     if let Some(bound) = opts.max_states {
         table = table.with_entry_bound(bound);
     }
@@ -271,6 +305,7 @@ where
     let stop = match raw.stop {
         search::Stop::Complete => StopReason::Complete,
         search::Stop::Timeout => StopReason::Timeout,
+        search::Stop::Interrupted => StopReason::Interrupted,
         search::Stop::Full if table.limit() < table.load_limit() => StopReason::MaxStates,
         search::Stop::Full => StopReason::TableFull {
             states: unique_states,

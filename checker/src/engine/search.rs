@@ -33,7 +33,7 @@ use std::any::Any;
 use std::hash::Hash;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Barrier, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use crossbeam_queue::SegQueue;
@@ -75,6 +75,8 @@ pub(crate) enum Stop {
     Timeout,
     /// The table refused a new state (its load limit or the state bound).
     Full,
+    /// Ctrl-C or SIGTERM ([`crate::interrupt`]).
+    Interrupted,
 }
 
 const RUNNING: u8 = 0;
@@ -82,6 +84,7 @@ const TIMEOUT: u8 = 1;
 const FULL: u8 = 2;
 /// A worker caught a panic of the model; it is re-raised after the join.
 const PANICKED: u8 = 3;
+const INTERRUPTED: u8 = 4;
 
 /// A discovery candidate: the state in `slot`, at BFS `depth`, with
 /// fingerprint `fp`. The best is the smallest `(depth, fp)`.
@@ -132,7 +135,7 @@ struct Shared<'a, M: Model> {
     /// States refused by the table during this level, retried by the
     /// leader.
     refused: SegQueue<Successor<M::State>>,
-    barrier: Barrier,
+    barrier: LevelBarrier,
     threads: usize,
     deadline: Option<Instant>,
     panic: Mutex<Option<Box<dyn Any + Send>>>,
@@ -236,7 +239,7 @@ where
         repeat: AtomicBool::new(false),
         limit_hit: AtomicBool::new(false),
         refused: SegQueue::new(),
-        barrier: Barrier::new(threads),
+        barrier: LevelBarrier::new(),
         threads,
         deadline,
         panic: Mutex::new(None),
@@ -245,12 +248,21 @@ where
     let init_states = seed(&shared);
 
     let results: Vec<WorkerResult> = std::thread::scope(|s| {
-        let handles: Vec<_> = (1..threads)
-            .map(|me| {
-                let shared = &shared;
-                s.spawn(move || Worker::new(shared, me).run())
-            })
-            .collect();
+        // Workers wait at the barrier's gate until it knows how many of
+        // them exist: a thread that cannot be spawned (a thread or memory
+        // limit) makes the search run with fewer, never wait for it.
+        let mut handles = Vec::new();
+        for me in 1..threads {
+            let shared = &shared;
+            match std::thread::Builder::new().spawn_scoped(s, move || {
+                shared.barrier.gate();
+                Worker::new(shared, me).run()
+            }) {
+                Ok(h) => handles.push(h),
+                Err(_) => break,
+            }
+        }
+        shared.barrier.open(handles.len() + 1);
         let mut results = vec![Worker::new(&shared, 0).run()];
         // Workers catch model panics themselves, so join cannot fail.
         results.extend(handles.into_iter().map(|h| h.join().expect("worker")));
@@ -279,6 +291,7 @@ where
     let stop = match shared.stop.load(Ordering::Acquire) {
         RUNNING => Stop::Complete,
         TIMEOUT => Stop::Timeout,
+        INTERRUPTED => Stop::Interrupted,
         _ => Stop::Full,
     };
     RawOutcome {
@@ -446,6 +459,9 @@ where
                     shared.request_stop(TIMEOUT);
                 }
             }
+            if crate::interrupt::requested() {
+                shared.request_stop(INTERRUPTED);
+            }
         }
         if !self.out.is_empty() {
             self.push_out(depth);
@@ -550,5 +566,80 @@ where
         let block = std::mem::replace(&mut self.out, fresh);
         self.out_pushed += block.len() as u64;
         self.shared.levels[(depth + 1) % 2][self.me].push(block);
+    }
+}
+
+/// A reusable barrier for the level rounds whose number of parties is set
+/// once, after the workers are spawned ([`LevelBarrier::open`]); workers
+/// wait at [`LevelBarrier::gate`] until then. `std::sync::Barrier` needs
+/// the count up front, and would wait forever for a worker whose thread
+/// could not be spawned.
+struct LevelBarrier {
+    state: Mutex<BarrierState>,
+    cv: Condvar,
+}
+
+struct BarrierState {
+    /// Parties; 0 until the gate opens.
+    parties: usize,
+    arrived: usize,
+    generation: u64,
+}
+
+/// What [`LevelBarrier::wait`] tells one thread.
+struct WaitResult(bool);
+
+impl WaitResult {
+    /// Exactly one thread per round is the leader.
+    fn is_leader(&self) -> bool {
+        self.0
+    }
+}
+
+impl LevelBarrier {
+    fn new() -> Self {
+        LevelBarrier {
+            state: Mutex::new(BarrierState {
+                parties: 0,
+                arrived: 0,
+                generation: 0,
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BarrierState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the number of parties and lets the workers start.
+    fn open(&self, parties: usize) {
+        self.lock().parties = parties.max(1);
+        self.cv.notify_all();
+    }
+
+    /// Waits until [`LevelBarrier::open`] was called.
+    fn gate(&self) {
+        let mut st = self.lock();
+        while st.parties == 0 {
+            st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Blocks until every party has called `wait` in this round.
+    fn wait(&self) -> WaitResult {
+        let mut st = self.lock();
+        st.arrived += 1;
+        if st.arrived >= st.parties {
+            st.arrived = 0;
+            st.generation += 1;
+            self.cv.notify_all();
+            return WaitResult(true);
+        }
+        let generation = st.generation;
+        while st.generation == generation {
+            st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        WaitResult(false)
     }
 }

@@ -130,16 +130,28 @@ impl FingerprintTable {
     /// clamped to [`MIN_CAPACITY`]..=[`MAX_CAPACITY`]), writing every page
     /// with `touch_threads` threads so that no page fault is left for the
     /// search.
+    ///
+    /// Panics if the memory cannot be allocated; see
+    /// [`FingerprintTable::try_with_capacity`].
     pub fn with_capacity(capacity: usize, touch_threads: usize) -> Self {
+        Self::try_with_capacity(capacity, touch_threads)
+            .unwrap_or_else(|e| panic!("fingerprint table: {e}"))
+    }
+
+    /// [`FingerprintTable::with_capacity`], answering an error instead of
+    /// aborting the process when the allocator refuses the memory (an
+    /// address-space or memory limit, a `--memory` beyond what the system
+    /// has).
+    pub fn try_with_capacity(capacity: usize, touch_threads: usize) -> Result<Self, AllocError> {
         let capacity = capacity
             .max(MIN_CAPACITY)
             .checked_next_power_of_two()
             .unwrap_or(MAX_CAPACITY)
             .min(MAX_CAPACITY);
-        let keys = alloc_touched(capacity, touch_threads, || AtomicU64::new(0));
-        let parents = alloc_touched(capacity, touch_threads, || AtomicU32::new(NO_PARENT));
+        let keys = alloc_touched(capacity, touch_threads, || AtomicU64::new(0))?;
+        let parents = alloc_touched(capacity, touch_threads, || AtomicU32::new(NO_PARENT))?;
         let load_limit = load_limit(capacity);
-        Self {
+        Ok(Self {
             keys,
             parents,
             mask: capacity - 1,
@@ -147,7 +159,7 @@ impl FingerprintTable {
             load_limit,
             reserved: AtomicU64::new(0),
             len: AtomicU64::new(0),
-        }
+        })
     }
 
     /// Lowers the number of entries allowed below the load limit (never
@@ -348,28 +360,72 @@ fn load_limit(capacity: usize) -> u64 {
     (cap / 10 * 9 + cap % 10 * 9 / 10).min(cap - 1)
 }
 
+/// The allocator refused the table's memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocError {
+    /// Bytes asked for (one of the two arrays).
+    pub bytes: usize,
+}
+
+impl std::fmt::Display for AllocError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "cannot allocate {} MiB for the fingerprint table",
+            self.bytes.div_ceil(1 << 20)
+        )
+    }
+}
+
+impl std::error::Error for AllocError {}
+
 /// Allocates `n` elements and writes each one from `threads` threads, so
 /// that every page is faulted in (and zeroed by us, not lazily by the kernel)
 /// before the search. The writes happen in spawned threads, where the
-/// compiler cannot turn allocation plus zeroing into a lazy `calloc`.
-fn alloc_touched<T: Send>(n: usize, threads: usize, make: fn() -> T) -> Box<[T]> {
-    let mut v: Vec<T> = Vec::with_capacity(n);
+/// compiler cannot turn allocation plus zeroing into a lazy `calloc`. The
+/// allocation is fallible (`try_reserve_exact`): a refusal is an error, not
+/// an abort; a thread that cannot be spawned leaves its part to the
+/// calling thread.
+fn alloc_touched<T: Send>(
+    n: usize,
+    threads: usize,
+    make: fn() -> T,
+) -> Result<Box<[T]>, AllocError> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| AllocError {
+        bytes: n.saturating_mul(std::mem::size_of::<T>()),
+    })?;
     advise_huge_pages(v.as_mut_ptr() as *mut u8, n * std::mem::size_of::<T>());
     let spare = &mut v.spare_capacity_mut()[..n];
     let per_thread = n.div_ceil(threads.max(1)).max(1);
     std::thread::scope(|s| {
         for part in spare.chunks_mut(per_thread) {
-            s.spawn(move || {
+            let fill = move |part: &mut [std::mem::MaybeUninit<T>]| {
                 for slot in part {
                     slot.write(make());
                 }
-            });
+            };
+            // The closure owns `part` only if the spawn succeeds; keep a
+            // raw handle to fill it here otherwise.
+            let (ptr, len) = (part.as_mut_ptr() as usize, part.len());
+            if std::thread::Builder::new()
+                .spawn_scoped(s, move || fill(part))
+                .is_err()
+            {
+                // SAFETY: the failed spawn dropped its closure without
+                // running it, so this chunk of `spare` is borrowed by no one.
+                let part = unsafe {
+                    std::slice::from_raw_parts_mut(ptr as *mut std::mem::MaybeUninit<T>, len)
+                };
+                fill(part);
+            }
         }
     });
     // SAFETY: the scope above initialised all `n` elements (the chunks cover
-    // `spare[..n]`) and joined every writer.
+    // `spare[..n]`, each filled by a spawned thread or this one) and joined
+    // every writer.
     unsafe { v.set_len(n) };
-    v.into_boxed_slice()
+    Ok(v.into_boxed_slice())
 }
 
 /// Asks Linux to back the table with transparent huge pages (where the
