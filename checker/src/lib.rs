@@ -19,6 +19,7 @@ pub mod coverage;
 pub mod engine;
 pub mod engines;
 pub mod explore;
+pub mod import;
 pub mod list;
 pub mod liveness;
 pub mod load;
