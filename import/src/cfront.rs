@@ -57,6 +57,7 @@ impl Unit {
     }
 
     pub fn from_text(path: PathBuf, display: String, text: String) -> Result<Unit, ImportError> {
+        let text = blank_attributes(&text);
         let tree = parser().parse(&text, None).ok_or_else(|| ImportError {
             loc: Loc::file(&display),
             message: "the C parser gave up on this file".into(),
@@ -218,6 +219,114 @@ fn collect_local_includes(u: &Unit, n: Node, out: &mut Vec<String>) {
     for k in kids {
         collect_local_includes(u, k, out);
     }
+}
+
+/// Kernel attribute macros that expand to compiler attributes (or nothing)
+/// and that the C grammar cannot place: the preprocessor step blanks them
+/// (same length, so every line and column stays where it was).
+const ATTRIBUTE_MACROS: &[&str] = &[
+    "__init",
+    "__exit",
+    "__kprobes",
+    "__used",
+    "__maybe_unused",
+    "__always_unused",
+    "__always_inline",
+    "noinline",
+    "notrace",
+    "asmlinkage",
+    "__cold",
+    "__noreturn",
+    "__weak",
+    "__ro_after_init",
+    "__read_mostly",
+    "__initdata",
+    "__exitdata",
+    "__visible",
+    "__nocfi",
+    "__noclone",
+    "__latent_entropy",
+    "__must_check",
+];
+
+/// Blanks [`ATTRIBUTE_MACROS`] where they appear as whole identifiers in
+/// code (not in comments, strings or character literals).
+fn blank_attributes(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = b.to_vec();
+    let mut inserts: Vec<usize> = Vec::new();
+    let mut i = 0;
+    let is_id = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+            }
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q && b[i] != b'\n' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            c if is_id(c) => {
+                let s = i;
+                while i < b.len() && is_id(b[i]) {
+                    i += 1;
+                }
+                let word = &text[s..i];
+                if (s == 0 || !is_id(b[s - 1])) && ATTRIBUTE_MACROS.contains(&word) {
+                    for x in &mut out[s..i] {
+                        *x = b' ';
+                    }
+                }
+                // `module_init(f)` expands to declarations that end with
+                // their own `;`, so sources may omit it: add it after the
+                // `)` (nothing but white space follows on that line).
+                if matches!(word, "module_init" | "module_exit" | "late_initcall") {
+                    let mut j = i;
+                    let mut depth = 0usize;
+                    while j < b.len() {
+                        match b[j] {
+                            b'(' => depth += 1,
+                            b')' => {
+                                depth = depth.saturating_sub(1);
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            b'\n' if depth == 0 => break,
+                            _ => {}
+                        }
+                        j += 1;
+                    }
+                    if j < b.len() && b[j] == b')' {
+                        let next = b[j + 1..].iter().find(|c| !c.is_ascii_whitespace());
+                        if next != Some(&b';') {
+                            inserts.push(j + 1);
+                        }
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    for at in inserts.into_iter().rev() {
+        out.insert(at, b';');
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 /// The text between the quotes of a string literal (escapes kept as written,

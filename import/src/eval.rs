@@ -207,8 +207,9 @@ impl<'a, 'n> Walker<'a, 'n> {
             Some(b) => self.stmt(b, vec![start]),
             None => vec![start],
         };
+        let e = self.merge(paths);
         self.stack.pop();
-        self.merge(paths)
+        e
     }
 
     fn stmt(&mut self, s: At<'a>, paths: Vec<Path>) -> Vec<Path> {
