@@ -141,8 +141,11 @@ fn synthetic_unit(display: &str, f: &FileDiff) -> Result<(Unit, Vec<(usize, bool
     let mut changed: Vec<(usize, bool)> = Vec::new();
     for h in &f.hunks {
         let base = h.new_start.saturating_sub(1);
+        // Lines the patch does not show: blank, and a lone `;` just before
+        // the hunk so that the parser cannot join a function header at the
+        // end of one hunk with a body at the start of the next.
         while rows.len() < base {
-            rows.push(String::new());
+            rows.push(if rows.len() + 1 == base { ";".into() } else { String::new() });
             map.push(h.header_line);
         }
         for (k, (text, ch, pline)) in h.lines.iter().enumerate() {

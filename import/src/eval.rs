@@ -790,8 +790,14 @@ impl<'a, 'n> Walker<'a, 'n> {
     }
 
     /// Paths to the scenario's effect tree.
-    fn merge(&mut self, paths: Vec<Path>) -> Eff {
+    fn merge(&mut self, mut paths: Vec<Path>) -> Eff {
         let where_ = self.stack_name();
+        if matches!(self.ctx, Ctx::Code | Ctx::Exit) {
+            // Only callbacks print the test modules' callback line.
+            for p in &mut paths {
+                p.flat.log = false;
+            }
+        }
         let mut groups: BTreeMap<Vec<(u64, bool)>, Vec<Path>> = BTreeMap::new();
         for p in paths {
             let key = p.assume.iter().map(|(k, v)| (*k, *v)).collect();

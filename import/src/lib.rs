@@ -182,6 +182,23 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError
     })
 }
 
+/// A target (non-livepatch) module source: its module name and whether its
+/// init logs (`<mod>_init`); `None` when the file is a livepatch.
+pub fn target_module(path: &Path, opts: &Options) -> Result<Option<(String, bool)>, ImportError> {
+    let mut notes = Notes::default();
+    let mut config = cfront::default_config();
+    for (k, v) in &opts.defines {
+        config.insert(k.clone(), v.clone());
+    }
+    let display = path.display().to_string();
+    let units = cfront::load_units(path, &display)?;
+    let ix = cfront::Index::build(&units, &config, module_name_of(path), &mut notes);
+    Ok(match module::import_module(&ix, &mut notes)? {
+        ModuleImport::Target(t) => Some((t.module, t.logs)),
+        ModuleImport::Patch(_) => None,
+    })
+}
+
 struct ShadowTable {
     /// id value -> (scenario variable name, id string, parent)
     vars: BTreeMap<i64, (String, String, String)>,
