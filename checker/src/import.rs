@@ -32,7 +32,9 @@ pub fn import(args: &ImportArgs) -> i32 {
     }
     // The importer's output must be a scenario klpcheck accepts.
     if let Err(e) = klp_model::scenario::Scenario::compile(&imported.spec, "imported") {
-        eprintln!("klpcheck: the imported scenario does not compile ({e}); this is an importer bug");
+        eprintln!(
+            "klpcheck: the imported scenario does not compile ({e}); this is an importer bug"
+        );
         return EXIT_USAGE;
     }
     let json = klp_import::to_json(&imported.spec);

@@ -13,7 +13,10 @@ use klp_checker::selftest::library::{Library, ModuleDef, ModuleKind};
 use klp_model::spec::{CodeSpec, Effects, ErrnoSpec, PatchSpec};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn ret(r: &Option<ErrnoSpec>) -> String {
@@ -84,12 +87,22 @@ fn compare(def: &ModuleDef, src: &Path) -> Vec<String> {
     let imp = klp_import::import(&[src.to_path_buf()], &klp_import::Options::default())
         .unwrap_or_else(|e| panic!("{e}"));
     let p = &imp.spec.patches[m];
-    let h = def.patch.as_ref().expect("a livepatch definition has a patch");
+    let h = def
+        .patch
+        .as_ref()
+        .expect("a livepatch definition has a patch");
     if p.replace != h.replace {
-        d.push(format!("{m}: replace: hand-written {}, imported {}", h.replace, p.replace));
+        d.push(format!(
+            "{m}: replace: hand-written {}, imported {}",
+            h.replace, p.replace
+        ));
     }
     if order(p) != order(h) {
-        d.push(format!("{m}: objects: hand-written {:?}, imported {:?}", order(h), order(p)));
+        d.push(format!(
+            "{m}: objects: hand-written {:?}, imported {:?}",
+            order(h),
+            order(p)
+        ));
     }
     let hs: Vec<(u64, u32)> = h.states.iter().map(|s| (s.id, s.version)).collect();
     let ps: Vec<(u64, u32)> = p.states.iter().map(|s| (s.id, s.version)).collect();
@@ -99,7 +112,9 @@ fn compare(def: &ModuleDef, src: &Path) -> Vec<String> {
     let hx = h.module_exit.as_ref().map(|e| norm(e, false));
     let px = p.module_exit.as_ref().map(|e| norm(e, false));
     if hx != px {
-        d.push(format!("{m}: module_exit: hand-written {hx:?}, imported {px:?}"));
+        d.push(format!(
+            "{m}: module_exit: hand-written {hx:?}, imported {px:?}"
+        ));
     }
     for (oname, ho) in &h.objects {
         let Some(po) = p.objects.get(oname) else {
@@ -108,7 +123,9 @@ fn compare(def: &ModuleDef, src: &Path) -> Vec<String> {
         let hf: Vec<&String> = ho.funcs.keys().collect();
         let pf: Vec<&String> = po.funcs.keys().collect();
         if hf != pf {
-            d.push(format!("{m}: {oname}.funcs: hand-written {hf:?}, imported {pf:?}"));
+            d.push(format!(
+                "{m}: {oname}.funcs: hand-written {hf:?}, imported {pf:?}"
+            ));
         }
         for (f, hc) in &ho.funcs {
             if let Some(pc) = po.funcs.get(f) {
@@ -125,15 +142,36 @@ fn compare(def: &ModuleDef, src: &Path) -> Vec<String> {
             }
         }
         let cbs = [
-            ("pre_patch", &ho.callbacks.pre_patch, &po.callbacks.pre_patch),
-            ("post_patch", &ho.callbacks.post_patch, &po.callbacks.post_patch),
-            ("pre_unpatch", &ho.callbacks.pre_unpatch, &po.callbacks.pre_unpatch),
-            ("post_unpatch", &ho.callbacks.post_unpatch, &po.callbacks.post_unpatch),
+            (
+                "pre_patch",
+                &ho.callbacks.pre_patch,
+                &po.callbacks.pre_patch,
+            ),
+            (
+                "post_patch",
+                &ho.callbacks.post_patch,
+                &po.callbacks.post_patch,
+            ),
+            (
+                "pre_unpatch",
+                &ho.callbacks.pre_unpatch,
+                &po.callbacks.pre_unpatch,
+            ),
+            (
+                "post_unpatch",
+                &ho.callbacks.post_unpatch,
+                &po.callbacks.post_unpatch,
+            ),
         ];
         for (k, hc, pc) in cbs {
-            let (a, b) = (hc.as_ref().map(|e| norm(e, true)), pc.as_ref().map(|e| norm(e, true)));
+            let (a, b) = (
+                hc.as_ref().map(|e| norm(e, true)),
+                pc.as_ref().map(|e| norm(e, true)),
+            );
             if a != b {
-                d.push(format!("{m}: {oname}.{k}: hand-written {a:?}, imported {b:?}"));
+                d.push(format!(
+                    "{m}: {oname}.{k}: hand-written {a:?}, imported {b:?}"
+                ));
             }
             if hc.as_ref().is_some_and(|e| has_emit(e)) {
                 d.push(format!("{m}: {oname}.{k}: emit lines not imported"));
@@ -153,27 +191,36 @@ fn compare(def: &ModuleDef, src: &Path) -> Vec<String> {
             a.sort();
             b.sort();
             if a != b {
-                d.push(format!("{m}: objects.{oname}.funcs: hand-written {a:?}, imported {b:?}"));
+                d.push(format!(
+                    "{m}: objects.{oname}.funcs: hand-written {a:?}, imported {b:?}"
+                ));
             }
         }
     }
     let hsv: BTreeMap<_, _> = def.shadow_vars.iter().map(|(k, v)| (k, &v.id)).collect();
-    let psv: BTreeMap<_, _> = imp.spec.shadow_vars.iter().map(|(k, v)| (k, &v.id)).collect();
+    let psv: BTreeMap<_, _> = imp
+        .spec
+        .shadow_vars
+        .iter()
+        .map(|(k, v)| (k, &v.id))
+        .collect();
     if hsv != psv {
-        d.push(format!("{m}: shadow_vars: hand-written {hsv:?}, imported {psv:?}"));
+        d.push(format!(
+            "{m}: shadow_vars: hand-written {hsv:?}, imported {psv:?}"
+        ));
     }
     d
 }
 
 fn has_emit(e: &Effects) -> bool {
     !e.emit.is_empty()
-        || e
-            .if_prev_state
+        || e.if_prev_state
             .as_ref()
             .is_some_and(|b| has_emit(&b.then) || has_emit(&b.otherwise))
 }
 
-const STATE_POST: &str = "log=true alloc=[] get_or_alloc=[] free=[] free_all=[] set=[] clear=[] ret=0";
+const STATE_POST: &str =
+    "log=true alloc=[] get_or_alloc=[] free=[] free_all=[] set=[] clear=[] ret=0";
 
 /// The differences the import is known to have, each explained in
 /// checker/tests/import-differences.md (which one is right, and why).
@@ -191,23 +238,37 @@ fn known(module: &str) -> Vec<String> {
         "test_klp_callbacks_demo" | "test_klp_lab_patch" | "test_klp_lab_patch2" => {
             let mut v = vec![];
             for o in ["test_klp_callbacks_busy"] {
-                v.push(format!("{m}: {o}.busymod_work_func: emit [\"patched_work({{patch}})\"] not imported"));
+                v.push(format!(
+                    "{m}: {o}.busymod_work_func: emit [\"patched_work({{patch}})\"] not imported"
+                ));
             }
             v
         }
         "test_klp_state" => vec![
             format!("{m}: vmlinux.pre_patch: emit lines not imported"),
-            format!("{m}: vmlinux.post_patch: hand-written Some({STATE_POST:?}), imported Some({:?})", STATE_POST.replace("set=[]", &format!("set={sysmod}"))),
+            format!(
+                "{m}: vmlinux.post_patch: hand-written Some({STATE_POST:?}), imported Some({:?})",
+                STATE_POST.replace("set=[]", &format!("set={sysmod}"))
+            ),
             format!("{m}: vmlinux.post_patch: emit lines not imported"),
-            format!("{m}: vmlinux.pre_unpatch: hand-written Some({STATE_POST:?}), imported Some({:?})", STATE_POST.replace("clear=[]", &format!("clear={sysmod}"))),
+            format!(
+                "{m}: vmlinux.pre_unpatch: hand-written Some({STATE_POST:?}), imported Some({:?})",
+                STATE_POST.replace("clear=[]", &format!("clear={sysmod}"))
+            ),
             format!("{m}: vmlinux.pre_unpatch: emit lines not imported"),
             format!("{m}: vmlinux.post_unpatch: emit lines not imported"),
         ],
         "test_klp_state2" | "test_klp_state3" => vec![
             format!("{m}: vmlinux.pre_patch: emit lines not imported"),
-            format!("{m}: vmlinux.post_patch: hand-written Some({hand_prev:?}), imported Some({:?})", prev("[]", sysmod)),
+            format!(
+                "{m}: vmlinux.post_patch: hand-written Some({hand_prev:?}), imported Some({:?})",
+                prev("[]", sysmod)
+            ),
             format!("{m}: vmlinux.post_patch: emit lines not imported"),
-            format!("{m}: vmlinux.pre_unpatch: hand-written Some({hand_prev:?}), imported Some({:?})", prev_clear(sysmod)),
+            format!(
+                "{m}: vmlinux.pre_unpatch: hand-written Some({hand_prev:?}), imported Some({:?})",
+                prev_clear(sysmod)
+            ),
             format!("{m}: vmlinux.pre_unpatch: emit lines not imported"),
             format!("{m}: vmlinux.post_unpatch: emit lines not imported"),
         ],
@@ -277,7 +338,9 @@ fn kernel_selftest_modules_match_their_definitions() {
 #[test]
 fn kernel_samples_import_and_the_shadow_series_is_caught() {
     let Ok(src) = std::env::var("KLP_LINUX_SRC") else {
-        println!("SKIPPED kernel_samples_import_and_the_shadow_series_is_caught: set KLP_LINUX_SRC");
+        println!(
+            "SKIPPED kernel_samples_import_and_the_shadow_series_is_caught: set KLP_LINUX_SRC"
+        );
         return;
     };
     let dir = Path::new(&src).join("samples/livepatch");
@@ -317,7 +380,12 @@ fn kernel_samples_import_and_the_shadow_series_is_caught() {
         .find(|p| p["id"] == "shadow-no-use-after-free")
         .unwrap();
     assert_eq!(prop["status"], "violated");
-    let last = prop["trace"].as_array().unwrap().last().unwrap().to_string();
+    let last = prop["trace"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
     assert!(
         last.contains("dummy_free") && last.contains("livepatch_shadow_fix2"),
         "{last}"
@@ -371,14 +439,23 @@ fn series_import_then_check_finds_the_shadow_hazard() {
         .success();
     let text = std::fs::read_to_string(&out).unwrap();
     let spec: klp_model::spec::Spec = serde_json::from_str(&text).unwrap();
-    assert_eq!(spec.admin.insmod.get("v1"), Some(&2), "v1 may come back (downgrade)");
+    assert_eq!(
+        spec.admin.insmod.get("v1"),
+        Some(&2),
+        "v1 may come back (downgrade)"
+    );
     let run = Command::cargo_bin("klpcheck")
         .unwrap()
         .args(["check", "--quiet", "--format", "json"])
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(run.status.code(), Some(1), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let line = run.stdout.split(|b| *b == b'\n').next().unwrap();
     let report: serde_json::Value = serde_json::from_slice(line).unwrap();
     let prop = report["properties"]
@@ -388,7 +465,12 @@ fn series_import_then_check_finds_the_shadow_hazard() {
         .find(|p| p["id"] == "shadow-no-use-after-free")
         .unwrap();
     assert_eq!(prop["status"], "violated");
-    let last = prop["trace"].as_array().unwrap().last().unwrap().to_string();
+    let last = prop["trace"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .to_string();
     assert!(last.contains("use_it") && last.contains("v2"), "{last}");
 }
 
@@ -396,7 +478,12 @@ fn series_import_then_check_finds_the_shadow_hazard() {
 fn bad_input_exits_2_with_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
-        ("prose.c", "Nothing here is C ]]] {{ .\n".to_string(), "prose.c:1:", "not C"),
+        (
+            "prose.c",
+            "Nothing here is C ]]] {{ .\n".to_string(),
+            "prose.c:1:",
+            "not C",
+        ),
         (
             "nopatch.c",
             "#include <linux/livepatch.h>\nMODULE_INFO(livepatch, \"Y\");\n".to_string(),
@@ -405,7 +492,10 @@ fn bad_input_exits_2_with_file_and_line() {
         ),
         (
             "cb.c",
-            V1.replace(".funcs = funcs, }", ".funcs = funcs, .callbacks = { .post_patch = gone_cb, }, }"),
+            V1.replace(
+                ".funcs = funcs, }",
+                ".funcs = funcs, .callbacks = { .post_patch = gone_cb, }, }",
+            ),
             "cb.c:6:",
             "unresolved callback",
         ),

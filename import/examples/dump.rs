@@ -1,10 +1,24 @@
 fn walk(n: tree_sitter::Node, src: &[u8], depth: usize) {
     let field = "";
-    let t = if n.child_count() == 0 { n.utf8_text(src).unwrap_or("") } else { "" };
-    println!("{}{}{} {} {}", "  ".repeat(depth), field, n.kind(), n.start_position().row + 1, t);
+    let t = if n.child_count() == 0 {
+        n.utf8_text(src).unwrap_or("")
+    } else {
+        ""
+    };
+    println!(
+        "{}{}{} {} {}",
+        "  ".repeat(depth),
+        field,
+        n.kind(),
+        n.start_position().row + 1,
+        t
+    );
     let mut c = n.walk();
     for (i, ch) in n.children(&mut c).enumerate() {
-        if let Some(f) = n.field_name_for_child(i as u32) { print!("{}[{}]", "  ".repeat(depth+1), f); println!(); }
+        if let Some(f) = n.field_name_for_child(i as u32) {
+            print!("{}[{}]", "  ".repeat(depth + 1), f);
+            println!();
+        }
         walk(ch, src, depth + 1);
     }
 }

@@ -537,7 +537,10 @@ impl<'a> Index<'a> {
                 let neg = it
                     .node
                     .child(0)
-                    .map(|k| it.unit.text_of(k).contains("ifndef") || it.unit.text_of(k).contains("elifndef"))
+                    .map(|k| {
+                        it.unit.text_of(k).contains("ifndef")
+                            || it.unit.text_of(k).contains("elifndef")
+                    })
                     .unwrap_or(false);
                 self.defines.contains_key(name) != neg
             }

@@ -75,9 +75,10 @@ fn parse_diff(display: &str, text: &str) -> Result<Vec<FileDiff>, ImportError> {
             for r in ranges.split_whitespace() {
                 let (sign, body) = r.split_at(1);
                 let mut it = body.splitn(2, ',');
-                let start: usize = it.next().and_then(|s| s.parse().ok()).ok_or_else(|| {
-                    err(display, i + 1, format!("malformed hunk range `{r}`"))
-                })?;
+                let start: usize = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| err(display, i + 1, format!("malformed hunk range `{r}`")))?;
                 let len: usize = it.next().map(|s| s.parse().unwrap_or(1)).unwrap_or(1);
                 if sign == "+" {
                     new_start = Some(start);
@@ -109,7 +110,8 @@ fn parse_diff(display: &str, text: &str) -> Result<Vec<FileDiff>, ImportError> {
                         seen_old += 1;
                     }
                     Some(' ') | None => {
-                        hunk.lines.push((l.get(1..).unwrap_or("").to_string(), false, i + 1));
+                        hunk.lines
+                            .push((l.get(1..).unwrap_or("").to_string(), false, i + 1));
                         seen_old += 1;
                         seen_new += 1;
                     }
@@ -145,7 +147,11 @@ fn synthetic_unit(display: &str, f: &FileDiff) -> Result<(Unit, Vec<(usize, bool
         // the hunk so that the parser cannot join a function header at the
         // end of one hunk with a body at the start of the next.
         while rows.len() < base {
-            rows.push(if rows.len() + 1 == base { ";".into() } else { String::new() });
+            rows.push(if rows.len() + 1 == base {
+                ";".into()
+            } else {
+                String::new()
+            });
             map.push(h.header_line);
         }
         for (k, (text, ch, pline)) in h.lines.iter().enumerate() {
@@ -160,7 +166,11 @@ fn synthetic_unit(display: &str, f: &FileDiff) -> Result<(Unit, Vec<(usize, bool
             }
         }
     }
-    let mut u = Unit::from_text(PathBuf::from(&f.path), display.to_string(), rows.join("\n") + "\n")?;
+    let mut u = Unit::from_text(
+        PathBuf::from(&f.path),
+        display.to_string(),
+        rows.join("\n") + "\n",
+    )?;
     u.line_map = map;
     Ok((u, changed))
 }
@@ -176,7 +186,10 @@ fn function_at<'a>(root: At<'a>, row: usize) -> Option<(String, At<'a>)> {
         if n.kind() == "function_definition" {
             return function_name(n).map(|name| (name, n));
         }
-        if matches!(n.kind(), "ERROR" | "preproc_if" | "preproc_ifdef" | "preproc_else") {
+        if matches!(
+            n.kind(),
+            "ERROR" | "preproc_if" | "preproc_ifdef" | "preproc_else"
+        ) {
             if let Some(x) = function_at(n, row) {
                 return Some(x);
             }
@@ -193,7 +206,9 @@ fn header_function(context: &str) -> Option<String> {
     let u = Unit::from_text(PathBuf::new(), String::new(), format!("{context};\n")).ok()?;
     fn find(n: At) -> Option<String> {
         if n.kind() == "function_declarator" {
-            return n.field("declarator").and_then(crate::cfront::declarator_name);
+            return n
+                .field("declarator")
+                .and_then(crate::cfront::declarator_name);
         }
         n.named().into_iter().find_map(find)
     }
@@ -218,7 +233,11 @@ pub fn import_diff(
         .filter(|f| f.path.ends_with(".c") || f.path.ends_with(".h"))
         .collect();
     if c_files.is_empty() {
-        return Err(err(display, 1, "the patch changes no .c or .h file: klp-build has nothing to build"));
+        return Err(err(
+            display,
+            1,
+            "the patch changes no .c or .h file: klp-build has nothing to build",
+        ));
     }
     let stem = crate::module_name_of(path);
     let module = format!("livepatch_{stem}");
@@ -314,12 +333,21 @@ pub fn import_diff(
             if callbacks[kind].is_some() {
                 return Err(ImportError {
                     loc: c.at.loc(),
-                    message: format!("a second {} callback: klp-build registers one per object", CALLBACKS[kind]),
+                    message: format!(
+                        "a second {} callback: klp-build registers one per object",
+                        CALLBACKS[kind]
+                    ),
                 });
             }
-            let ctx = [Ctx::PrePatch, Ctx::PostPatch, Ctx::PreUnpatch, Ctx::PostUnpatch][kind];
-            callbacks[kind] =
-                Some(Walker::new(&ix, notes, ctx, BTreeSet::new(), &mut shadows).function(&fname, body));
+            let ctx = [
+                Ctx::PrePatch,
+                Ctx::PostPatch,
+                Ctx::PreUnpatch,
+                Ctx::PostUnpatch,
+            ][kind];
+            callbacks[kind] = Some(
+                Walker::new(&ix, notes, ctx, BTreeSet::new(), &mut shadows).function(&fname, body),
+            );
             cb_names.insert(fname);
         }
         for (name, def) in names {
@@ -334,7 +362,8 @@ pub fn import_diff(
                             format!("`{name}` is only partly in the hunks; its effects are those of the lines shown"),
                         );
                     }
-                    Walker::new(&ix, notes, Ctx::Code, BTreeSet::new(), &mut shadows).function(&name, d)
+                    Walker::new(&ix, notes, Ctx::Code, BTreeSet::new(), &mut shadows)
+                        .function(&name, d)
                 }
                 None => {
                     notes.note(

@@ -230,7 +230,9 @@ impl<'a, 'n> Walker<'a, 'n> {
                 let mut ps = live;
                 for d in s.named() {
                     if d.kind() == "init_declarator" {
-                        let name = d.field("declarator").and_then(crate::cfront::declarator_name);
+                        let name = d
+                            .field("declarator")
+                            .and_then(crate::cfront::declarator_name);
                         if let Some(v) = d.field("value") {
                             let mut next = Vec::new();
                             for (mut p, val) in self.expr_all(v, ps) {
@@ -367,9 +369,11 @@ impl<'a, 'n> Walker<'a, 'n> {
                                 p
                             })
                             .collect();
-                        for st in case.named().into_iter().skip(usize::from(
-                            case.field("value").is_some(),
-                        )) {
+                        for st in case
+                            .named()
+                            .into_iter()
+                            .skip(usize::from(case.field("value").is_some()))
+                        {
                             ps = self.stmt(st, ps);
                         }
                         next.extend(ps);
@@ -563,7 +567,9 @@ impl<'a, 'n> Walker<'a, 'n> {
             Some(id) => {
                 let name = (a.kind() == "identifier").then(|| a.text().to_string());
                 let loc = call.loc();
-                self.shadows.entry(id).or_insert(ShadowSeen { name, parent, loc });
+                self.shadows
+                    .entry(id)
+                    .or_insert(ShadowSeen { name, parent, loc });
                 Some(id)
             }
             None => {
@@ -580,7 +586,10 @@ impl<'a, 'n> Walker<'a, 'n> {
     }
 
     fn call(&mut self, e: At<'a>, p: Path) -> Vec<(Path, Val)> {
-        let fname = e.field("function").map(|f| f.text().to_string()).unwrap_or_default();
+        let fname = e
+            .field("function")
+            .map(|f| f.text().to_string())
+            .unwrap_or_default();
         let args: Vec<At<'a>> = e.field("arguments").map(|a| a.named()).unwrap_or_default();
         // Evaluate the arguments first (their calls happen before this one).
         let mut ps = vec![p];
@@ -599,11 +608,16 @@ impl<'a, 'n> Walker<'a, 'n> {
             ps = nps;
             argvals = nvals;
         }
-        let parent = args.first().map(|a| a.text().to_string()).unwrap_or_default();
+        let parent = args
+            .first()
+            .map(|a| a.text().to_string())
+            .unwrap_or_default();
         let mut out = Vec::new();
         for (mut q, vals) in ps.into_iter().zip(argvals) {
             let v = match fname.as_str() {
-                "klp_shadow_alloc" | "klp_shadow_get_or_alloc" | "klp_shadow_get"
+                "klp_shadow_alloc"
+                | "klp_shadow_get_or_alloc"
+                | "klp_shadow_get"
                 | "klp_shadow_free" => {
                     if let Some(id) = self.shadow_id(args.get(1).copied(), parent.clone(), e) {
                         match fname.as_str() {
@@ -642,9 +656,19 @@ impl<'a, 'n> Walker<'a, 'n> {
                 "kzalloc" | "kmalloc" | "kcalloc" | "kmalloc_array" | "vmalloc" | "vzalloc"
                 | "kvmalloc" | "kvzalloc" | "kmem_cache_alloc" | "kmem_cache_zalloc"
                 | "kstrdup" | "kmemdup" => Val::Alloc,
-                "pr_info" | "pr_notice" | "pr_warn" | "pr_err" | "pr_debug" | "pr_emerg"
-                | "pr_alert" | "pr_crit" | "pr_cont" | "printk" | "pr_info_ratelimited"
-                | "pr_warn_once" | "pr_info_once" => {
+                "pr_info"
+                | "pr_notice"
+                | "pr_warn"
+                | "pr_err"
+                | "pr_debug"
+                | "pr_emerg"
+                | "pr_alert"
+                | "pr_crit"
+                | "pr_cont"
+                | "printk"
+                | "pr_info_ratelimited"
+                | "pr_warn_once"
+                | "pr_info_once" => {
                     q.flat.log = true;
                     Val::Unknown
                 }
@@ -827,7 +851,9 @@ impl<'a, 'n> Walker<'a, 'n> {
                             let loc = q.forks.last().cloned().unwrap_or_else(|| Loc::file("?"));
                             self.notes.note(
                                 loc,
-                                format!("{where_} returns {what}; the scenario takes 0 (placeholder)"),
+                                format!(
+                                    "{where_} returns {what}; the scenario takes 0 (placeholder)"
+                                ),
                             );
                         }
                     }
@@ -868,7 +894,14 @@ impl<'a, 'n> Walker<'a, 'n> {
                     ),
                 );
             }
-            leaves.push((key.into_iter().collect(), Eff { flat, ret, branch: None }));
+            leaves.push((
+                key.into_iter().collect(),
+                Eff {
+                    flat,
+                    ret,
+                    branch: None,
+                },
+            ));
         }
         let mut tree = build_tree(leaves);
         hoist(&mut tree);
@@ -966,5 +999,8 @@ pub fn errno_number(name: &str) -> Option<i64> {
 }
 
 fn errno_name(n: i64) -> Option<String> {
-    ERRNOS.iter().find(|(_, v)| *v == n).map(|(s, _)| s.to_string())
+    ERRNOS
+        .iter()
+        .find(|(_, v)| *v == n)
+        .map(|(s, _)| s.to_string())
 }

@@ -232,17 +232,27 @@ impl ShadowTable {
         ShadowTable { vars }
     }
     fn names(&self, ids: &BTreeSet<i64>) -> Vec<String> {
-        ids.iter().filter_map(|i| self.vars.get(i)).map(|v| v.0.clone()).collect()
+        ids.iter()
+            .filter_map(|i| self.vars.get(i))
+            .map(|v| v.0.clone())
+            .collect()
     }
     fn idstrs(&self, ids: &BTreeSet<i64>) -> Vec<String> {
-        ids.iter().filter_map(|i| self.vars.get(i)).map(|v| v.1.clone()).collect()
+        ids.iter()
+            .filter_map(|i| self.vars.get(i))
+            .map(|v| v.1.clone())
+            .collect()
     }
 }
 
 fn effects(e: &Eff, sh: &ShadowTable, log_default: bool, is_pre_patch: bool) -> Effects {
     let f = &e.flat;
     Effects {
-        log: if f.log == log_default { None } else { Some(f.log) },
+        log: if f.log == log_default {
+            None
+        } else {
+            Some(f.log)
+        },
         emit: vec![],
         shadow_alloc: sh.names(&f.alloc),
         shadow_get_or_alloc: sh.names(&f.get_or_alloc),
@@ -474,7 +484,10 @@ fn build(
             states: p
                 .states
                 .iter()
-                .map(|(id, v)| KlpStateSpec { id: *id, version: *v })
+                .map(|(id, v)| KlpStateSpec {
+                    id: *id,
+                    version: *v,
+                })
                 .collect(),
             module_exit,
             pre_patch_ret: p.pre_patch_ret.filter(|v| *v != 0).map(ErrnoSpec::Number),
@@ -517,7 +530,11 @@ fn build(
         "Imported by `klpcheck import{}` from {}{}. {}",
         if opts.series { " --series" } else { "" },
         inputs.join(", "),
-        if opts.replace { " with replace forced" } else { "" },
+        if opts.replace {
+            " with replace forced"
+        } else {
+            ""
+        },
         if placeholders == 0 {
             "Nothing was left as a placeholder.".to_string()
         } else {
@@ -580,13 +597,15 @@ fn prune(v: &mut serde_json::Value, key: &str) {
             Value::Array(a) => !a.is_empty() || k == "patches",
             Value::Object(o) => {
                 !o.is_empty()
-                    || matches!(
-                        key,
-                        "callbacks" | "objects" | "funcs" | "patches"
-                    )
+                    || matches!(key, "callbacks" | "objects" | "funcs" | "patches")
                     || matches!(
                         k.as_str(),
-                        "pre_patch" | "post_patch" | "pre_unpatch" | "post_unpatch" | "then" | "else"
+                        "pre_patch"
+                            | "post_patch"
+                            | "pre_unpatch"
+                            | "post_unpatch"
+                            | "then"
+                            | "else"
                     )
             }
             Value::Bool(false) => !false_default.contains(&k.as_str()),

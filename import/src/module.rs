@@ -48,7 +48,12 @@ pub enum ModuleImport {
 }
 
 pub const CALLBACKS: [&str; 4] = ["pre_patch", "post_patch", "pre_unpatch", "post_unpatch"];
-const CTXS: [Ctx; 4] = [Ctx::PrePatch, Ctx::PostPatch, Ctx::PreUnpatch, Ctx::PostUnpatch];
+const CTXS: [Ctx; 4] = [
+    Ctx::PrePatch,
+    Ctx::PostPatch,
+    Ctx::PreUnpatch,
+    Ctx::PostUnpatch,
+];
 
 fn err(loc: Loc, message: impl Into<String>) -> ImportError {
     ImportError {
@@ -133,10 +138,10 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
         .iter()
         .filter(|d| d.struct_name.as_deref() == Some("klp_patch"))
         .collect();
-    let livepatch_info = ix.calls.iter().find(|c| {
-        c.name == "MODULE_INFO"
-            && c.args.first().map(|a| a.text()) == Some("livepatch")
-    });
+    let livepatch_info = ix
+        .calls
+        .iter()
+        .find(|c| c.name == "MODULE_INFO" && c.args.first().map(|a| a.text()) == Some("livepatch"));
     let enable_call = find_call(ix, "klp_enable_patch");
     let init = module_fn(ix, "module_init");
     let exit = module_fn(ix, "module_exit");
@@ -155,11 +160,7 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
         }
         if let Some((name, f)) = init {
             // A target module.
-            let logs = ix
-                .funcs
-                .get(&name)
-                .map(|_| has_printk(f))
-                .unwrap_or(false);
+            let logs = ix.funcs.get(&name).map(|_| has_printk(f)).unwrap_or(false);
             return Ok(ModuleImport::Target(TargetImport {
                 module: ix.module_name.clone(),
                 logs,
@@ -231,7 +232,10 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
                 .find(|(n, _, _)| n == "version")
                 .map(|(_, v, _)| ix.const_eval(*v));
             let id = id.ok_or_else(|| {
-                err(e.loc(), "klp_state without a constant `.id` the importer can resolve")
+                err(
+                    e.loc(),
+                    "klp_state without a constant `.id` the importer can resolve",
+                )
             })?;
             let version = match version {
                 None => 0,
@@ -244,7 +248,10 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
                 }
             };
             if id <= 0 || version < 0 {
-                return Err(err(e.loc(), format!("klp_state id {id} version {version}: the id must be positive")));
+                return Err(err(
+                    e.loc(),
+                    format!("klp_state id {id} version {version}: the id must be positive"),
+                ));
             }
             states.push((id as u64, version as u32));
         }
@@ -267,8 +274,14 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
         .iter()
         .find(|(n, _, _)| n == "objs")
         .map(|(_, v, _)| *v)
-        .ok_or_else(|| err(value.loc(), format!("`struct klp_patch {}` has no `.objs`", patch.name)))?;
-    let objs_name = ident_of(objs_v).ok_or_else(|| err(objs_v.loc(), "`.objs` is not an array name"))?;
+        .ok_or_else(|| {
+            err(
+                value.loc(),
+                format!("`struct klp_patch {}` has no `.objs`", patch.name),
+            )
+        })?;
+    let objs_name =
+        ident_of(objs_v).ok_or_else(|| err(objs_v.loc(), "`.objs` is not an array name"))?;
     let objs_decl = ix
         .decl(&objs_name, "klp_object")
         .and_then(|d| d.value)
@@ -285,12 +298,16 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
             None => None,
             Some((_, v, _)) if v.kind() == "null" => None,
             Some((_, v, _)) => Some(string_field(ix, *v).ok_or_else(|| {
-                err(v.loc(), "klp_object `.name` is not a string the importer can resolve")
+                err(
+                    v.loc(),
+                    "klp_object `.name` is not a string the importer can resolve",
+                )
             })?),
         };
         let mut funcs = Vec::new();
         if let Some((_, v, _)) = of.iter().find(|(n, _, _)| n == "funcs") {
-            let fname = ident_of(*v).ok_or_else(|| err(v.loc(), "`.funcs` is not an array name"))?;
+            let fname =
+                ident_of(*v).ok_or_else(|| err(v.loc(), "`.funcs` is not an array name"))?;
             let fdecl = ix.decl(&fname, "klp_func").and_then(|d| d.value).ok_or_else(|| {
                 err(
                     v.loc(),
@@ -304,12 +321,17 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
                     .find(|(n, _, _)| n == "old_name")
                     .ok_or_else(|| err(f.loc(), "klp_func without `.old_name`"))?;
                 let old_name = string_field(ix, old.1).ok_or_else(|| {
-                    err(old.2.loc(), "klp_func `.old_name` is not a string the importer can resolve")
+                    err(
+                        old.2.loc(),
+                        "klp_func `.old_name` is not a string the importer can resolve",
+                    )
                 })?;
-                let newf = ff
-                    .iter()
-                    .find(|(n, _, _)| n == "new_func")
-                    .ok_or_else(|| err(f.loc(), format!("klp_func `{old_name}` without `.new_func`")))?;
+                let newf = ff.iter().find(|(n, _, _)| n == "new_func").ok_or_else(|| {
+                    err(
+                        f.loc(),
+                        format!("klp_func `{old_name}` without `.new_func`"),
+                    )
+                })?;
                 let new_name = ident_of(newf.1)
                     .ok_or_else(|| err(newf.1.loc(), "`.new_func` is not a function name"))?;
                 let body = *ix.funcs.get(&new_name).ok_or_else(|| {
@@ -326,8 +348,8 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
                         );
                     }
                 }
-                let code =
-                    Walker::new(ix, notes, Ctx::Code, own.clone(), &mut shadows).function(&new_name, body);
+                let code = Walker::new(ix, notes, Ctx::Code, own.clone(), &mut shadows)
+                    .function(&new_name, body);
                 funcs.push(FuncImport {
                     old_name,
                     new_func: new_name,
@@ -344,8 +366,12 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
                 if cv.kind() == "null" {
                     continue;
                 }
-                let fname = ident_of(cv)
-                    .ok_or_else(|| err(cv.loc(), format!("callback `.{cname}` is not a function name")))?;
+                let fname = ident_of(cv).ok_or_else(|| {
+                    err(
+                        cv.loc(),
+                        format!("callback `.{cname}` is not a function name"),
+                    )
+                })?;
                 let body = *ix.funcs.get(&fname).ok_or_else(|| {
                     err(
                         cv.loc(),
@@ -354,8 +380,10 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
                         ),
                     )
                 })?;
-                callbacks[i] =
-                    Some(Walker::new(ix, notes, CTXS[i], own.clone(), &mut shadows).function(&fname, body));
+                callbacks[i] = Some(
+                    Walker::new(ix, notes, CTXS[i], own.clone(), &mut shadows)
+                        .function(&fname, body),
+                );
             }
         }
         objects.push(ObjImport {
@@ -377,17 +405,14 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
         }
         None => None,
     };
-    let pre_patch_ret = params
-        .iter()
-        .any(|p| p == "pre_patch_ret")
-        .then(|| {
-            ix.decls
-                .iter()
-                .find(|d| d.name == "pre_patch_ret")
-                .and_then(|d| d.value)
-                .and_then(|v| ix.const_eval(v))
-                .unwrap_or(0)
-        });
+    let pre_patch_ret = params.iter().any(|p| p == "pre_patch_ret").then(|| {
+        ix.decls
+            .iter()
+            .find(|d| d.name == "pre_patch_ret")
+            .and_then(|d| d.value)
+            .and_then(|v| ix.const_eval(v))
+            .unwrap_or(0)
+    });
     Ok(ModuleImport::Patch(PatchImport {
         module: ix.module_name.clone(),
         replace,
@@ -401,7 +426,12 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
     }))
 }
 
-fn bool_value(ix: &Index, v: At, params: &[String], notes: &mut Notes) -> Result<bool, ImportError> {
+fn bool_value(
+    ix: &Index,
+    v: At,
+    params: &[String],
+    notes: &mut Notes,
+) -> Result<bool, ImportError> {
     if let Some(c) = ix.const_eval(v) {
         return Ok(c != 0);
     }
@@ -424,7 +454,10 @@ fn bool_value(ix: &Index, v: At, params: &[String], notes: &mut Notes) -> Result
     }
     Err(err(
         v.loc(),
-        format!("klp_patch.replace = `{}`: not a constant or module parameter the importer can resolve", v.text()),
+        format!(
+            "klp_patch.replace = `{}`: not a constant or module parameter the importer can resolve",
+            v.text()
+        ),
     ))
 }
 

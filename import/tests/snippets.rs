@@ -146,7 +146,10 @@ MODULE_INFO(livepatch, \"Y\");
     assert_eq!((p.states[0].id, p.states[0].version), (3, 2));
     let v = &p.objects["vmlinux"].callbacks;
     let pre = v.pre_patch.as_ref().unwrap();
-    let branch = pre.if_prev_state.as_ref().expect("klp_get_prev_state branch");
+    let branch = pre
+        .if_prev_state
+        .as_ref()
+        .expect("klp_get_prev_state branch");
     assert_eq!(branch.id, 3);
     // then: returns 0 without logging; else: logs and returns the parameter.
     assert_eq!(branch.then.log, None);
@@ -154,7 +157,11 @@ MODULE_INFO(livepatch, \"Y\");
     assert_eq!(branch.otherwise.log, Some(true));
     assert!(matches!(&branch.otherwise.ret, Some(ErrnoSpec::Name(n)) if n == "param"));
     assert!(v.post_patch.is_none() && v.pre_unpatch.is_none());
-    assert_eq!(v.post_unpatch.as_ref().unwrap().log, None, "logs (the default)");
+    assert_eq!(
+        v.post_unpatch.as_ref().unwrap().log,
+        None,
+        "logs (the default)"
+    );
     let m = p.objects["m"].callbacks.pre_patch.as_ref().unwrap();
     assert!(matches!(&m.ret, Some(ErrnoSpec::Name(n)) if n == "ENODEV"));
     assert_eq!(m.log, Some(false));
@@ -211,16 +218,17 @@ MODULE_INFO(livepatch, \"Y\");
     let p = &spec.patches["lp_sh"];
     let f = &p.objects["vmlinux"].funcs;
     assert_eq!(f["make"].allocates_shadow, vec!["SV_A"]);
-    assert_eq!(f["drop"].frees_shadow, vec!["SV_A"], "get-then-free of its own variable");
+    assert_eq!(
+        f["drop"].frees_shadow,
+        vec!["SV_A"],
+        "get-then-free of its own variable"
+    );
     assert!(f["drop"].uses_shadow.is_empty());
     assert_eq!(f["read"].uses_shadow, vec!["SV_B"]);
     let pre = p.objects["vmlinux"].callbacks.pre_patch.as_ref().unwrap();
     assert_eq!(pre.shadow_get_or_alloc, vec!["SV_B"]);
     assert!(pre.ret.is_none(), "allocations succeed in the model");
-    assert_eq!(
-        p.module_exit.as_ref().unwrap().shadow_free_all,
-        vec!["0x7"]
-    );
+    assert_eq!(p.module_exit.as_ref().unwrap().shadow_free_all, vec!["0x7"]);
 }
 
 #[test]
@@ -269,8 +277,11 @@ MODULE_INFO(livepatch, \"Y\");
     let i = import(&[p], &Options::default()).unwrap();
     let patch = &i.spec.patches["lp_inc"];
     assert!(patch.replace, "the parameter's default is 1");
-    assert!(i.notes.iter().any(|n| n.message.contains("module parameter `replace`")
-        && n.loc.file.ends_with("common.c")));
+    assert!(i
+        .notes
+        .iter()
+        .any(|n| n.message.contains("module parameter `replace`")
+            && n.loc.file.ends_with("common.c")));
 }
 
 #[test]
@@ -369,7 +380,10 @@ fn bad_inputs_are_located() {
         "nopatch.c",
         &format!("{HEAD}static int x;\nMODULE_INFO(livepatch, \"Y\");\n"),
     );
-    assert!(e.contains("nopatch.c:4:1") && e.contains("no `struct klp_patch`"), "{e}");
+    assert!(
+        e.contains("nopatch.c:4:1") && e.contains("no `struct klp_patch`"),
+        "{e}"
+    );
     let e = err(
         "badcb.c",
         &format!(
@@ -386,5 +400,8 @@ static struct klp_object objs[] = {{ {{ .funcs = no_funcs, .callbacks = {{ .pre_
         "badbuild.patch",
         "--- a/x.c\n+++ b/x.c\n@@ -1,1 +1,2 @@\n int a;\n+KLP_POST_PATCH_CALLBACK(nowhere);\n",
     );
-    assert!(e.contains("badbuild.patch:5:") && e.contains("nowhere"), "{e}");
+    assert!(
+        e.contains("badbuild.patch:5:") && e.contains("nowhere"),
+        "{e}"
+    );
 }
