@@ -406,7 +406,7 @@ impl<'a> Index<'a> {
                 if let Some(name) = it.field("name") {
                     let value = it
                         .field("value")
-                        .map(|v| v.text().trim().to_string())
+                        .map(|v| v.text().replace("\\\n", " ").trim().to_string())
                         .unwrap_or_default();
                     self.defines.insert(name.text().to_string(), value);
                 }
@@ -748,6 +748,19 @@ impl<'a> Index<'a> {
             }
             _ => None,
         }
+    }
+
+    /// An initialiser written as an object-like macro (`.callbacks =
+    /// CALLBACKS` with `#define CALLBACKS { .pre_patch = f, ... }`), parsed
+    /// from the macro's text. The parsed text lives as long as the import.
+    pub fn macro_initializer(&self, name: &str) -> Option<At<'a>> {
+        let text = self.defines.get(name)?;
+        let src = format!("struct __klp_macro __klp_v = {text};\n");
+        let unit: &'a Unit = Box::leak(Box::new(
+            Unit::from_text(PathBuf::new(), format!("<macro {name}>"), src).ok()?,
+        ));
+        let e = expr_of(unit)?;
+        (e.kind() == "initializer_list").then_some(At { unit, node: e })
     }
 
     pub fn decl(&self, name: &str, struct_name: &str) -> Option<&Decl<'a>> {

@@ -163,7 +163,7 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError
         }
         let units = cfront::load_units(p, &display)?;
         let ix = cfront::Index::build(&units, &config, module_name_of(p), &mut notes);
-        if ix.funcs.is_empty() && ix.decls.is_empty() {
+        if ix.funcs.is_empty() && ix.decls.is_empty() && ix.calls.is_empty() {
             let loc = units[0]
                 .first_error()
                 .map(|e| units[0].loc(e))

@@ -160,7 +160,8 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
         }
         if let Some((name, f)) = init {
             // A target module.
-            let logs = ix.funcs.get(&name).map(|_| has_printk(f)).unwrap_or(false);
+            // Test modules print `<mod>_init` with `pr_info("%s\n", __func__)`.
+            let logs = ix.funcs.contains_key(&name) && prints_func_name(f);
             return Ok(ModuleImport::Target(TargetImport {
                 module: ix.module_name.clone(),
                 logs,
@@ -359,7 +360,19 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
         }
         let mut callbacks: [Option<Eff>; 4] = Default::default();
         if let Some((_, v, _)) = of.iter().find(|(n, _, _)| n == "callbacks") {
-            for (cname, cv, _) in fields(*v) {
+            let v = match v.kind() {
+                "identifier" => ix.macro_initializer(v.text()).ok_or_else(|| {
+                    err(
+                        v.loc(),
+                        format!(
+                            "`.callbacks = {}`: not a macro with a `{{ ... }}` initialiser",
+                            v.text()
+                        ),
+                    )
+                })?,
+                _ => *v,
+            };
+            for (cname, cv, _) in fields(v) {
                 let Some(i) = CALLBACKS.iter().position(|c| *c == cname) else {
                     continue;
                 };
@@ -498,13 +511,17 @@ fn init_replace<'a>(f: At<'a>, patch: &str) -> Option<At<'a>> {
     find(f, patch)
 }
 
-fn has_printk(f: At) -> bool {
+fn prints_func_name(f: At) -> bool {
     if f.kind() == "call_expression" {
         if let Some(n) = f.field("function") {
-            if n.text().starts_with("pr_") || n.text() == "printk" {
+            if (n.text().starts_with("pr_") || n.text() == "printk")
+                && f.field("arguments")
+                    .map(|a| a.named().iter().any(|x| x.text() == "__func__"))
+                    .unwrap_or(false)
+            {
                 return true;
             }
         }
     }
-    f.named().into_iter().any(has_printk)
+    f.named().into_iter().any(prints_func_name)
 }
