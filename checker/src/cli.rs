@@ -36,10 +36,39 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// stateright's Explorer web UI for a scenario.
     Explore(ExploreArgs),
+    /// Import livepatch module C sources and klp-build patches as a scenario.
+    Import(ImportArgs),
     /// Print the JSON Schema of scenario files.
     Schema,
     /// List property ids, profiles and variants.
     List,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Livepatch module sources (.c), target module sources, klp-build
+    /// patches (.patch/.diff), in series order.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The files are versions of one livepatch, oldest first: the search may
+    /// load older versions again after newer ones (downgrades).
+    #[arg(long)]
+    pub series: bool,
+    /// Force `klp_patch.replace = true` on every patch (a cumulative series).
+    #[arg(long, conflicts_with = "no_replace")]
+    pub replace: bool,
+    /// klp-build patches: like `klp-build --no-replace` (KLP_NO_REPLACE).
+    #[arg(long)]
+    pub no_replace: bool,
+    /// Define a macro for conditional compilation (NAME or NAME=VALUE).
+    #[arg(short = 'D', value_name = "NAME[=VALUE]")]
+    pub define: Vec<String>,
+    /// Undefine a macro of the default configuration (x86_64, MODULE).
+    #[arg(short = 'U', value_name = "NAME")]
+    pub undefine: Vec<String>,
+    /// Write the scenario here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

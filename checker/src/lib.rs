@@ -20,6 +20,7 @@ pub mod engine;
 pub mod engines;
 pub mod explore;
 pub mod fuzz;
+pub mod import;
 pub mod interrupt;
 pub mod list;
 pub mod liveness;

@@ -20,6 +20,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Replay(args) => crate::replay::replay(&args.spec, &args.trace),
         Command::Simulate(args) => crate::simulate::simulate(&args),
         Command::Explore(args) => crate::explore::explore(&args.spec, &args.addr),
+        Command::Import(args) => crate::import::import(&args),
     }
 }
 
