@@ -215,25 +215,26 @@ wait_npids_zero() {
 log_npids() { log "test_klp_syscall: Remaining not livepatched processes: $(cat /sys/kernel/test_klp_syscall/npids)"; }
 kill_getpid_loops() { for p in $GETPID_LIST; do kill $p; done; for p in $GETPID_LIST; do wait $p 2>/dev/null; done; GETPID_LIST=; }
 
-# workloads: NAME -> pid in WL_<NAME>; the list of names in WORKLOADS
+# workloads: NAME -> pid in WL_<NAME>; the list of names in WORKLOADS. Their log lines start
+# with "test_klp_lab:" so that the selftests' filter (livepatch: or test_klp) keeps them.
 WORKLOADS=
 start_workload() {	# NAME PROGRAM ARGS...
 	n=$1; prog=$2; shift 2
 	[ -x /bin/$prog ] || { fail "no program /bin/$prog"; return 1; }
 	/bin/$prog "$@" & eval "WL_$n=$!"; WORKLOADS="$WORKLOADS $n"
-	log "livepatch-lab: workload $n started"
+	log "test_klp_lab: workload $n started"
 }
 stop_workload() {
 	eval "p=\$WL_$1"; [ -n "$p" ] || { fail "no workload $1"; return 1; }
 	kill $p; wait $p 2>/dev/null; eval "WL_$1="
 	WORKLOADS=$(echo $WORKLOADS | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
-	log "livepatch-lab: workload $1 stopped"
+	log "test_klp_lab: workload $1 stopped"
 }
 read_patch_state() {	# NAME: /proc/<pid>/patch_state of the workload (-1: no transition)
 	eval "p=\$WL_$1"; [ -n "$p" ] || { fail "no workload $1"; return 1; }
-	log "livepatch-lab: patch_state $1 $(cat /proc/$p/patch_state)"
+	log "test_klp_lab: patch_state $1 $(cat /proc/$p/patch_state)"
 }
-show_param() { log "livepatch-lab: param $1 $2 $(cat /sys/module/$1/parameters/$2)"; }
+show_param() { log "test_klp_lab: param $1 $2 $(cat /sys/module/$1/parameters/$2)"; }
 set_dyndbg() { echo "$1" > /sys/kernel/debug/dynamic_debug/control || fail "dynamic debug: $1"; }
 
 CASE_FAILED=0
@@ -265,7 +266,7 @@ reset_all() {
 	printf 'file kernel/livepatch/* +p\nfunc klp_try_switch_task -p\n' > /sys/kernel/debug/dynamic_debug/control
 	echo nop > $T/current_tracer 2>/dev/null; echo > $T/set_ftrace_filter 2>/dev/null
 	echo 1 > /proc/sys/kernel/ftrace_enabled 2>/dev/null
-	for f in /sys/module/test_klp_lab_patch*/parameters/block; do [ -e "$f" ] && echo N > $f; done
+	for f in /sys/module/test_klp_lab_*/parameters/block; do [ -e "$f" ] && echo N > $f; done
 	# a blocked busy module: unloading it lets a stalled transition finish
 	[ -e /sys/module/test_klp_callbacks_busy ] && rmmod test_klp_callbacks_busy 2>/dev/null
 	for d in $K/*; do [ -e "$d" ] || continue

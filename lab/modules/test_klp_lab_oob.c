@@ -12,8 +12,12 @@
  * the kernel then reads that head as a struct klp_func (its new_func and new_size). The probe
  * makes exactly that test, func->stack_node.next == &ops->func_stack with ops =
  * klp_find_ops(func->old_func), and logs the addresses and the values the kernel reads.
- * If the compiler inlined klp_check_stack_func, the probe sits on its caller klp_check_stack()
- * and examines the same funcs (those of klp_transition_patch's patched objects).
+ * If the compiler inlined klp_check_stack_func, the probe sits on its caller klp_check_stack(),
+ * and if that is inlined too (Debian's 7.2.13 build inlines both), on
+ * klp_check_and_switch_task(task, arg), the task_call_func() callback that calls it: there it
+ * skips a task that is running on another CPU (the kernel returns -EBUSY before the stack
+ * check) and examines the funcs klp_check_stack() walks: those of klp_transition_patch's
+ * patched objects.
  *
  * Parameters (read-only): checks (funcs examined), oob (out-of-bounds reads seen).
  * Symbols that are not exported are found with kallsyms_lookup_name, whose address a
@@ -110,20 +114,36 @@ static int pre_check_stack_func(struct kprobe *p, struct pt_regs *regs)
 	return 0;
 }
 
-static int pre_check_stack(struct kprobe *p, struct pt_regs *regs)
+static void examine_patch(void)
 {
 	struct klp_patch *patch = READ_ONCE(*transition_patch);
 	struct klp_object *obj;
 	struct klp_func *func;
 
 	if (!patch)
-		return 0;
+		return;
 	klp_for_each_object(patch, obj) {
 		if (!obj->patched)
 			continue;
 		klp_for_each_func(obj, func)
 			examine(func);
 	}
+}
+
+static int pre_check_stack(struct kprobe *p, struct pt_regs *regs)
+{
+	examine_patch();
+	return 0;
+}
+
+static int pre_check_and_switch_task(struct kprobe *p, struct pt_regs *regs)
+{
+	struct task_struct *task = (struct task_struct *)regs->di;	/* 1st argument */
+
+	/* klp_check_and_switch_task: if (task_curr(task) && task != current) return -EBUSY; */
+	if (READ_ONCE(task->on_cpu) && task != current)
+		return 0;
+	examine_patch();
 	return 0;
 }
 
@@ -141,10 +161,19 @@ static unsigned long kallsyms_addr(void)
 	return a;
 }
 
+static const struct {
+	const char *name;
+	kprobe_pre_handler_t handler;
+} sites[] = {
+	{ "klp_check_stack_func", pre_check_stack_func },
+	{ "klp_check_stack", pre_check_stack },
+	{ "klp_check_and_switch_task", pre_check_and_switch_task },
+};
+
 static int test_klp_lab_oob_init(void)
 {
 	lookup_name_t lookup = (lookup_name_t)kallsyms_addr();
-	int ret;
+	int ret = -ENOENT, i;
 
 	if (!lookup) {
 		pr_err("kallsyms_lookup_name not found\n");
@@ -157,17 +186,16 @@ static int test_klp_lab_oob_init(void)
 		pr_err("klp_find_ops/klp_target_state/klp_transition_patch not found\n");
 		return -ENOENT;
 	}
-	kp.symbol_name = "klp_check_stack_func";
-	kp.pre_handler = pre_check_stack_func;
-	ret = register_kprobe(&kp);
-	if (ret < 0) {
+	for (i = 0; i < ARRAY_SIZE(sites); i++) {
 		memset(&kp, 0, sizeof(kp));
-		kp.symbol_name = "klp_check_stack";
-		kp.pre_handler = pre_check_stack;
+		kp.symbol_name = sites[i].name;
+		kp.pre_handler = sites[i].handler;
 		ret = register_kprobe(&kp);
+		if (ret >= 0)
+			break;
 	}
 	if (ret < 0) {
-		pr_err("cannot probe klp_check_stack_func or klp_check_stack (%d)\n", ret);
+		pr_err("cannot probe klp_check_stack_func, klp_check_stack or klp_check_and_switch_task (%d)\n", ret);
 		return ret;
 	}
 	probed = kp.symbol_name;

@@ -344,15 +344,15 @@ def map_events(case, lines):
             else:
                 e("task_unreliable(%s)" % comm)
             continue
-        m = re.match(r"^livepatch-lab: patch_state (\S+) (-?\d+)$", l)
+        m = re.match(r"^test_klp_lab: patch_state (\S+) (-?\d+)$", l)
         if m:
             e("patch_state(%s,%s)" % m.groups())
             continue
-        m = re.match(r"^livepatch-lab: param ([\w-]+) (\w+) (\S+)$", l)
+        m = re.match(r"^test_klp_lab: param ([\w-]+) (\w+) (\S+)$", l)
         if m:
             e("param(%s,%s,%s)" % (A(m.group(1)), m.group(2), m.group(3)))
             continue
-        m = re.match(r"^livepatch-lab: workload (\S+) (started|stopped)$", l)
+        m = re.match(r"^test_klp_lab: workload (\S+) (started|stopped)$", l)
         if m:
             e("workload_%s(%s)" % ("start" if m.group(2) == "started" else "stop", m.group(1)))
             continue
@@ -419,7 +419,7 @@ def map_events(case, lines):
         if m:
             e("patched_work(%s)" % A(m.group(1)))
             continue
-        m = re.match(r"^([\w-]+): lab_new_target_func: (blocking|released)$", l)
+        m = re.match(r"^([\w-]+): (?:lab_new_target_func|lab_stack_p1_klp_lab_g): (blocking|released)$", l)
         if m:
             e("new_func_%s(%s)" % ("block" if m.group(2) == "blocking" else "release", A(m.group(1))))
             continue
@@ -506,7 +506,8 @@ def run_boot(bootdir, cases_sh, timeout):
     smp = os.environ.get("LAB_SMP", "2")
     # kernel-command-line words with '=' and no '.' reach /init as environment variables
     env = "LAB_SERIES=%s LAB_SMP=%s" % (SERIES, smp)
-    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "max", "-m", "1024", "-smp", smp,
+    accel = "tcg,thread=single" if os.environ.get("LAB_TCG") == "single" else "tcg"
+    cmd = ["qemu-system-x86_64", "-accel", accel, "-cpu", "max", "-m", "1024", "-smp", smp,
            "-nic", "none", "-display", "none", "-monitor", "none", "-no-reboot",
            "-serial", "file:" + con, "-serial", "file:" + res,
            "-kernel", os.environ["LAB_KERNEL"], "-initrd", initrd,
@@ -612,6 +613,7 @@ def main_run(argv):
             c["_unsupported"] = str(ex)
             verdict[c["_name"]] = None
     results = {}
+    retried = {}
     boot = 0
     boots = []
     while todo:
@@ -622,7 +624,7 @@ def main_run(argv):
             sh.append("case_begin %s" % shlex.quote(n))
             sh += c["_sh"]
             sh.append("case_end")
-        timeout = 120 + 60 * len(todo)
+        timeout = 120 + 150 * len(todo)	# the 7.2 concurrency cases run 1-2 min each on a busy host
         bootdir = os.path.join(BUILD, "boot-%d" % boot)
         print("lab: boot %d: %d case(s)" % (boot, len(todo)), flush=True)
         text, dt, timed_out = run_boot(bootdir, "\n".join(sh) + "\n", timeout)
@@ -639,6 +641,17 @@ def main_run(argv):
         if rest and not abort:
             # the guest died or hung inside the first unfinished case
             bad = rest[0]
+            con = os.path.join(bootdir, "console.log")
+            oops = open(con, errors="replace").read() if os.path.exists(con) else ""
+            if "Oops: int3" in oops and retried.get(bad, 0) < 2:
+                # a known problem of the host, not of the case: under multi-threaded TCG
+                # (QEMU 7.2) the 7.2 guest now and then traps on an int3 of its own text
+                # patching (static keys, smp_text_poke_batch_finish); boot again
+                retried[bad] = retried.get(bad, 0) + 1
+                print("lab: boot %d: guest oops (int3 text poke under TCG) in %s; booting again"
+                      % (boot, bad), flush=True)
+                todo = rest
+                continue
             results[bad] = got.get(bad) or {"steps": [], "raw": [], "residue": None, "ended": False}
             results[bad]["died"] = "guest %s during this case (see %s/console.log)" % (
                 "timed out" if timed_out else "stopped", bootdir)
