@@ -58,7 +58,7 @@ static int reported;
 static const char *probed;
 
 #define NREPORTS 4
-static char report[NREPORTS][320];
+static char report[NREPORTS][480];
 static atomic_t nready = ATOMIC_INIT(0);
 static int nprinted;
 

@@ -140,12 +140,18 @@ CASES = {
         patches=SHADOW, steps=shadow_cycles(200), varying_events=SHADOW_VARY),
     "lab72-04-back-to-back-insmod": dict(
         title="Back-to-back insmods on 2 CPUs: the second insmod while the first transition is open (audit e4), 5 times",
-        patches=STACK, steps=back_to_back(), ignored_events=["task_running(", "task_sleeping("]),
+        patches=STACK, steps=back_to_back(), ignored_events=["task_running(", "task_sleeping("],
+        outcome_varies="the second insmod gets EBUSY only while the first transition is still open; "
+                       "when the first try inside insmod finds no running task it completes at once "
+                       "and the second insmod loads"),
     "lab72-05-reversed-disable-oob-read": dict(
         title="Reversed disable of the bottom patch of a two-entry func_stack, kprobe on klp_check_stack_func (issue 12, audit e2)",
         patches=STACK, steps=reversed_disable(True),
         varying_events=["param(test_klp_lab_oob,oob,", "oob_count("],
-        ignored_events=["task_running(", "task_sleeping("]),
+        ignored_events=["task_running(", "task_sleeping("],
+        outcome_varies="the range the kernel checks comes from the 8 bytes 88 bytes before the klp_ops "
+                       "allocation (a slab neighbour): 0 makes every task fail the check and the "
+                       "reversal stalls; a pointer makes the range wrap and the reversal completes"),
     "lab72-06-reversed-disable-control": dict(
         title="Control of lab72-05 without P2: a singular func_stack, no out-of-bounds read expected (audit e2c)",
         patches={"P1": STACK["P1"]}, steps=reversed_disable(False),
@@ -160,7 +166,7 @@ def main():
         old = json.load(open(path)) if os.path.exists(path) else {}
         d = {"id": name, "kernel": "7.2", "smp": 2, "title": c["title"], "patches": c["patches"],
              "steps": c["steps"]}
-        for k in ("varying_events", "ignored_events"):
+        for k in ("varying_events", "ignored_events", "outcome_varies"):
             if k in c:
                 d[k] = c[k]
         d["expected_events"] = old.get("expected_events", [])
