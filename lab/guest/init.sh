@@ -54,11 +54,19 @@ errname() {	# strerror text -> errno name
 	esac
 }
 
-msg_load() { m="% modprobe $*"; log "${m% }"; }
+# the command echo line of the kernel's own functions.sh: 6.1 "% modprobe X args",
+# 7.2 "% insmod test_modules/X.ko args" (LAB_SERIES comes from the kernel command line)
+msg_load() {
+	if [ "${LAB_SERIES:-6.1}" = 6.1 ]; then m="% modprobe $*"; else mod_=$1; shift; m="% insmod test_modules/$mod_.ko $*"; fi
+	log "${m% }"
+}
+# module parameters: @PIDS@ is the pid list of the getpid loops (test-syscall.sh's $pid_list)
+subst_params() { P_=; for a in "$@"; do P_="$P_ $(echo "$a" | sed "s/@PIDS@/$GETPID_PIDS/")"; done; echo $P_; }
 
 # __load_mod MOD PARAMS...: log, insmod, stderr must be empty
 __load_mod() {
 	mod=$1; shift
+	set -- $(subst_params "$@")
 	msg_load "$mod" "$@"
 	ret=$($INSMOD $M/$mod.ko "$@" 2>&1) || true
 	[ -z "$ret" ] || { log "$ret"; fail "insmod $mod: $ret"; return 1; }
@@ -192,6 +200,43 @@ show_state() {
 }
 sleep_s() { sleep "$1"; }
 
+# test-syscall.sh: min(nproc, 128) processes calling getpid() in a loop
+GETPID_PIDS=; GETPID_LIST=
+spawn_getpid_loops() {
+	n=$(grep -c ^processor /proc/cpuinfo); [ $n -gt 128 ] && n=128
+	GETPID_LIST=; i=0
+	while [ $i -lt $n ]; do /bin/test_klp-call_getpid & GETPID_LIST="$GETPID_LIST $!"; i=$((i + 1)); done
+	GETPID_PIDS=$(echo $GETPID_LIST | tr ' ' ,)
+}
+wait_npids_zero() {
+	wait_until $WAIT "grep -q '^0\$' /sys/kernel/test_klp_syscall/npids" ||
+		fail "npids reads $(cat /sys/kernel/test_klp_syscall/npids)"
+}
+log_npids() { log "test_klp_syscall: Remaining not livepatched processes: $(cat /sys/kernel/test_klp_syscall/npids)"; }
+kill_getpid_loops() { for p in $GETPID_LIST; do kill $p; done; for p in $GETPID_LIST; do wait $p 2>/dev/null; done; GETPID_LIST=; }
+
+# workloads: NAME -> pid in WL_<NAME>; the list of names in WORKLOADS. Their log lines start
+# with "test_klp_lab:" so that the selftests' filter (livepatch: or test_klp) keeps them.
+WORKLOADS=
+start_workload() {	# NAME PROGRAM ARGS...
+	n=$1; prog=$2; shift 2
+	[ -x /bin/$prog ] || { fail "no program /bin/$prog"; return 1; }
+	/bin/$prog "$@" & eval "WL_$n=$!"; WORKLOADS="$WORKLOADS $n"
+	log "test_klp_lab: workload $n started"
+}
+stop_workload() {
+	eval "p=\$WL_$1"; [ -n "$p" ] || { fail "no workload $1"; return 1; }
+	kill $p; wait $p 2>/dev/null; eval "WL_$1="
+	WORKLOADS=$(echo $WORKLOADS | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+	log "test_klp_lab: workload $1 stopped"
+}
+read_patch_state() {	# NAME: /proc/<pid>/patch_state of the workload (-1: no transition)
+	eval "p=\$WL_$1"; [ -n "$p" ] || { fail "no workload $1"; return 1; }
+	log "test_klp_lab: patch_state $1 $(cat /proc/$p/patch_state)"
+}
+show_param() { log "test_klp_lab: param $1 $2 $(cat /sys/module/$1/parameters/$2)"; }
+set_dyndbg() { echo "$1" > /sys/kernel/debug/dynamic_debug/control || fail "dynamic debug: $1"; }
+
 CASE_FAILED=0
 run_step() {	# N OP HELPER ARGS...  (globals RS_*: helpers use plain names)
 	RS_N=$1; RS_OP=$2; shift 2
@@ -216,9 +261,12 @@ case_begin() {
 
 # reset: bring the kernel back to "no livepatch, no test module" between cases
 reset_all() {
+	for n in $WORKLOADS; do eval "p=\$WL_$n"; [ -n "$p" ] && kill $p 2>/dev/null; eval "WL_$n="; done; WORKLOADS=
+	[ -n "$GETPID_LIST" ] && kill_getpid_loops
+	printf 'file kernel/livepatch/* +p\nfunc klp_try_switch_task -p\n' > /sys/kernel/debug/dynamic_debug/control
 	echo nop > $T/current_tracer 2>/dev/null; echo > $T/set_ftrace_filter 2>/dev/null
 	echo 1 > /proc/sys/kernel/ftrace_enabled 2>/dev/null
-	for f in /sys/module/test_klp_lab_patch*/parameters/block; do [ -e "$f" ] && echo N > $f; done
+	for f in /sys/module/test_klp_lab_*/parameters/block; do [ -e "$f" ] && echo N > $f; done
 	# a blocked busy module: unloading it lets a stalled transition finish
 	[ -e /sys/module/test_klp_callbacks_busy ] && rmmod test_klp_callbacks_busy 2>/dev/null
 	for d in $K/*; do [ -e "$d" ] || continue
