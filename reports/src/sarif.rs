@@ -200,6 +200,7 @@ mod tests {
                 }]),
                 loop_start: None,
                 actions: None,
+                why: None,
             }],
             expected_unique_states: None,
             coverage: None,
