@@ -27,5 +27,6 @@ pub mod out;
 pub mod progress;
 pub mod replay;
 pub mod run;
+pub mod schema;
 pub mod selftest;
 pub mod simulate;

@@ -124,11 +124,12 @@ pub fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     };
     for arg in args {
         if arg.is_dir() {
-            let before = files.len();
-            for p in collect_dir(arg)? {
+            let found = collect_dir(arg)?;
+            let none = found.is_empty();
+            for p in found {
                 push(p, &mut files);
             }
-            if files.len() == before {
+            if none {
                 return Err(LoadError::Empty {
                     path: arg.display().to_string(),
                 });
@@ -423,4 +424,20 @@ fn suggest_name(text: &str, message: &str) -> Option<String> {
         _ => return None,
     }
     closest(name, names.iter().map(String::as_str)).map(|c| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        let m = "unknown field `patchs`, expected one of `spec_version`, `patches`, `tasks`";
+        assert_eq!(
+            suggest_from_expected(m).as_deref(),
+            Some("did you mean `patches`?")
+        );
+        assert_eq!(closest("fo", ["f", "g"]), Some("f"));
+        assert_eq!(closest("zzz", ["f", "g"]), None);
+    }
 }
