@@ -65,9 +65,8 @@ pub fn report_with_progress(
             (Kind::Sometimes, None) => NO_EXPECTATION,
             (_, None) => "holds",
         };
-        let ok = status == Status::Unknown
-            || expected == NO_EXPECTATION
-            || status.as_str() == expected;
+        let ok =
+            status == Status::Unknown || expected == NO_EXPECTATION || status.as_str() == expected;
         properties.push(PropertyReport {
             id: p.id.to_string(),
             kind: p.kind.name().to_string(),
@@ -98,7 +97,10 @@ pub fn report_with_progress(
         };
         if let (Some(why), false) = (&l.unknown, bounds.no_liveness) {
             // A bound stopped the liveness pass: the run is incomplete.
-            if incomplete_reason.as_deref().is_none_or(|r| !r.contains("liveness")) {
+            if incomplete_reason
+                .as_deref()
+                .is_none_or(|r| !r.contains("liveness"))
+            {
                 let why = format!("liveness pass: {why}");
                 incomplete_reason = Some(match incomplete_reason {
                     Some(r) => format!("{r}; {why}"),

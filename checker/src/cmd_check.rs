@@ -239,12 +239,7 @@ impl Tally {
             }
         };
         let memory = crate::progress::peak_memory_bytes()
-            .map(|b| {
-                format!(
-                    ", peak memory {}",
-                    bytesize::ByteSize::b(b).display().iec()
-                )
-            })
+            .map(|b| format!(", peak memory {}", bytesize::ByteSize::b(b).display().iec()))
             .unwrap_or_default();
         format!(
             "klpcheck: {}, {}, {} in {:.1}s{memory}",

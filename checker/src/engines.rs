@@ -129,7 +129,9 @@ pub fn run_with_progress(
                     });
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                search.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+                search
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
             });
             progress(&Snapshot {
                 phase: "search",
@@ -203,10 +205,9 @@ fn run_native_live(
                 crate::engine::StopReason::Timeout => {
                     format!("--timeout {} reached", bounds.timeout_text())
                 }
-                crate::engine::StopReason::MaxStates => format!(
-                    "--max-states {} reached",
-                    bounds.max_states.unwrap_or(0)
-                ),
+                crate::engine::StopReason::MaxStates => {
+                    format!("--max-states {} reached", bounds.max_states.unwrap_or(0))
+                }
                 ref stop => stop
                     .to_string()
                     .trim_start_matches("incomplete: ")

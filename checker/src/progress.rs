@@ -57,7 +57,10 @@ pub fn line(name: &str, s: &Snapshot) -> String {
     } else {
         String::new()
     };
-    let queue = s.queue.map(|q| format!(", frontier {q}")).unwrap_or_default();
+    let queue = s
+        .queue
+        .map(|q| format!(", frontier {q}"))
+        .unwrap_or_default();
     format!(
         "{name}: {phase}: {states}{} unique, {rate:.0} unique/s{depth}{queue}, {:.1}s",
         s.unique_states, s.seconds

@@ -56,6 +56,7 @@ pub fn schema() -> Value {
     defs["ObjectSpec"]["properties"]["funcs"]["uniqueItems"] = json!(true);
     // klp_enable_patch returns -EINVAL for a patch without objects.
     defs["PatchSpec"]["properties"]["objects"]["minProperties"] = json!(1);
+    defs["PatchSpec"]["required"] = json!(["objects"]);
     s
 }
 

@@ -158,14 +158,19 @@ fn exit_0_when_every_expectation_is_met() {
     );
     // The closing summary.
     assert!(
-        r.stdout.contains("klpcheck: 1 passed, 0 failed, 0 incomplete"),
+        r.stdout
+            .contains("klpcheck: 1 passed, 0 failed, 0 incomplete"),
         "{}",
         r.stdout
     );
     // Short by default: the properties that hold as expected are one line.
     let short = check(&spec, &[]);
     assert!(short.stdout.contains("other properties hold as expected"));
-    assert!(!short.stdout.contains("single-transition"), "{}", short.stdout);
+    assert!(
+        !short.stdout.contains("single-transition"),
+        "{}",
+        short.stdout
+    );
 }
 
 #[test]

@@ -34,10 +34,7 @@ const GOOD: &str = r#"{
 fn every_error_of_every_file_with_line_column_path_and_suggestion() {
     let d = tempfile::tempdir().unwrap();
     // A semantic error: the patched function is misspelt.
-    let a = GOOD.replace(
-        "{\"cmdline_proc_show\": {}}",
-        "{\"cmdline_proc_shwo\": {}}",
-    );
+    let a = GOOD.replace("{\"cmdline_proc_show\": {}}", "{\"cmdline_proc_shwo\": {}}");
     std::fs::write(d.path().join("a.json"), &a).unwrap();
     // A parse error: a misspelt key.
     let b = GOOD.replace("\"patches\"", "\"patchs\"");
@@ -62,10 +59,22 @@ fn every_error_of_every_file_with_line_column_path_and_suggestion() {
     assert!(stdout.is_empty(), "nothing is checked: {stdout}");
     let at = |name: &str| format!("{}:", d.path().join(name).display());
     // a.json: the key of the unknown function, line 4 column 56.
-    assert!(stderr.contains(&format!("{}4:56", at("a.json"))), "{stderr}");
-    assert!(stderr.contains("unknown function `cmdline_proc_shwo`"), "{stderr}");
-    assert!(stderr.contains("did you mean `cmdline_proc_show`?"), "{stderr}");
-    assert!(stderr.contains("= at: patches.P1.objects.vmlinux.funcs.cmdline_proc_shwo"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}4:56", at("a.json"))),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown function `cmdline_proc_shwo`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `cmdline_proc_show`?"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("= at: patches.P1.objects.vmlinux.funcs.cmdline_proc_shwo"),
+        "{stderr}"
+    );
     // b.json: the misspelt key, and its correction.
     assert!(stderr.contains(&format!("{}4:3", at("b.json"))), "{stderr}");
     assert!(stderr.contains("did you mean `patches`?"), "{stderr}");
@@ -73,11 +82,20 @@ fn every_error_of_every_file_with_line_column_path_and_suggestion() {
     assert!(stderr.contains(&format!("{}7:1", at("c.json"))), "{stderr}");
     assert!(stderr.contains("trailing characters"), "{stderr}");
     // d.json: the first byte that is not UTF-8.
-    assert!(stderr.contains(&format!("{}2:32", at("d.json"))), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}2:32", at("d.json"))),
+        "{stderr}"
+    );
     assert!(stderr.contains("not valid UTF-8"), "{stderr}");
     // e.json: the property id.
-    assert!(stderr.contains(&format!("{}3:14", at("e.json"))), "{stderr}");
-    assert!(stderr.contains("did you mean `shadow-no-use-after-free`?"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}3:14", at("e.json"))),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("did you mean `shadow-no-use-after-free`?"),
+        "{stderr}"
+    );
     assert!(stderr.contains("5 errors in 5 files"), "{stderr}");
     // The caret line shows the source line.
     assert!(stderr.contains("\"cmdline_proc_shwo\""), "{stderr}");
@@ -137,7 +155,13 @@ fn durations_and_sizes_and_help() {
     assert!(stderr.contains("mainline"), "{stderr}");
     let (code, stdout, _) = klpcheck(&["check", "--help"]);
     assert_eq!(code, 0);
-    for needle in ["Exit codes:", "draft-2018", "b1-immediate", "stateright-dfs", "--allow-incomplete"] {
+    for needle in [
+        "Exit codes:",
+        "draft-2018",
+        "b1-immediate",
+        "stateright-dfs",
+        "--allow-incomplete",
+    ] {
         assert!(stdout.contains(needle), "--help names {needle}:\n{stdout}");
     }
 }
@@ -147,7 +171,8 @@ fn durations_and_sizes_and_help() {
 /// on unexplored states holds.
 #[test]
 fn timeout_bounds_every_pass_of_the_bench_scenario() {
-    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/bench/bench-replace-4tasks.json");
+    let bench =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/bench/bench-replace-4tasks.json");
     let started = Instant::now();
     let (code, stdout, stderr) = klpcheck(&[
         "check",
@@ -174,5 +199,8 @@ fn timeout_bounds_every_pass_of_the_bench_scenario() {
             assert_ne!(p["status"], "holds", "{p}");
         }
     }
-    assert!(stderr.contains("0 passed, 0 failed, 1 incomplete"), "{stderr}");
+    assert!(
+        stderr.contains("0 passed, 0 failed, 1 incomplete"),
+        "{stderr}"
+    );
 }

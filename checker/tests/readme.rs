@@ -27,7 +27,9 @@ fn readme_state_counts_are_the_pins() {
         };
         let Some(path) = specs.iter().find(|p| {
             let stem = p.file_stem().unwrap().to_str().unwrap();
-            cells.iter().any(|c| *c == stem || *c == format!("`{stem}`"))
+            cells
+                .iter()
+                .any(|c| *c == stem || *c == format!("`{stem}`"))
         }) else {
             continue;
         };

@@ -101,7 +101,11 @@ const CROSS_REFERENCES: &[(&str, &str, &str)] = &[
         "\"funcs\": {\"x\": {",
     ),
     ("shadow variable not declared", "[\"V\"]", "[\"W\"]"),
-    ("system modification not declared", "\"needs\": [\"M\"]", "\"needs\": [\"N\"]"),
+    (
+        "system modification not declared",
+        "\"needs\": [\"M\"]",
+        "\"needs\": [\"N\"]",
+    ),
     (
         "patched object not declared",
         "{\"P1\": {\"objects\": {\"vmlinux\"",
@@ -116,7 +120,10 @@ const CROSS_REFERENCES: &[(&str, &str, &str)] = &[
 ];
 
 fn variant(what: &str, from: &str, to: &str) -> String {
-    assert!(BASE.contains(from), "{what}: `{from}` is not in the base file");
+    assert!(
+        BASE.contains(from),
+        "{what}: `{from}` is not in the base file"
+    );
     BASE.replacen(from, to, 1)
 }
 

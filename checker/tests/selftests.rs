@@ -116,10 +116,7 @@ fn printed_vocabulary_is_the_oracle_vocabulary() {
             expected.insert(e.as_str().unwrap().split('(').next().unwrap().to_string());
         }
     }
-    let unknown: Vec<_> = printed
-        .iter()
-        .filter(|n| !vocab.contains(*n))
-        .collect();
+    let unknown: Vec<_> = printed.iter().filter(|n| !vocab.contains(*n)).collect();
     assert!(
         unknown.is_empty(),
         "printed names outside docs/script-vocabulary.md: {unknown:?} (vocabulary: {vocab:?})"

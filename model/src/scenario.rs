@@ -479,7 +479,9 @@ impl Compiler {
             fairness,
             expect: spec.expect.clone(),
             expect_by_profile,
-            expected_unique_states: spec.expected_unique_states.and_then(|p| p.for_setting(false)),
+            expected_unique_states: spec
+                .expected_unique_states
+                .and_then(|p| p.for_setting(false)),
             expected_unique_states_symmetry: spec
                 .expected_unique_states
                 .and_then(|p| p.for_setting(true)),
