@@ -116,12 +116,12 @@ pub fn coverage(
     let mut expanded = 0u64;
     while let Some(s) = queue.pop_front() {
         expanded += 1;
-        if expanded % 1024 == 0 {
+        if expanded.is_multiple_of(1024) {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 complete = false;
                 break;
             }
-            if expanded % 16384 == 0 {
+            if expanded.is_multiple_of(16384) {
                 progress(&Snapshot {
                     phase: "coverage",
                     states: 0,

@@ -127,11 +127,11 @@ fn build(
     let mut expanded = 0u64;
     while let Some(i) = queue.pop_front() {
         expanded += 1;
-        if expanded % 1024 == 0 {
+        if expanded.is_multiple_of(1024) {
             if bounds.deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(format!("{} reached", bounds.timeout_text));
             }
-            if expanded % 16384 == 0 {
+            if expanded.is_multiple_of(16384) {
                 progress(&Snapshot {
                     phase: "liveness",
                     states: 0,

@@ -19,7 +19,7 @@ pub enum LoadError {
         source: std::io::Error,
     },
     /// An error at a place in a file.
-    At(Located),
+    At(Box<Located>),
     Empty {
         path: String,
     },
@@ -305,7 +305,7 @@ fn located(
 ) -> LoadError {
     let start = offset_of(text, line, 1);
     let source_line = text[start..].lines().next().unwrap_or("").to_string();
-    LoadError::At(Located {
+    LoadError::At(Box::new(Located {
         path: shown.to_string(),
         line,
         column,
@@ -317,7 +317,7 @@ fn located(
         message,
         help,
         source_line,
-    })
+    }))
 }
 
 /// The first name quoted in backticks.

@@ -62,11 +62,13 @@ pub fn oracle_vocabulary() -> BTreeSet<String> {
 }
 
 /// The lab's own events (docs/script-vocabulary.md, "### Events of the lab").
+#[allow(dead_code)] // used by lab.rs only
 pub fn lab_vocabulary() -> BTreeSet<String> {
     first_column_names(&vocabulary_section("### Events of the lab", "### "))
 }
 
 /// Every step op documented in docs/script-vocabulary.md ("## Steps").
+#[allow(dead_code)] // used by selftests.rs only
 pub fn step_vocabulary() -> BTreeSet<String> {
     first_column_names(&vocabulary_section("## Steps", "## "))
 }
