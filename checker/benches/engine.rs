@@ -72,6 +72,7 @@ where
                 max_states: None,
                 timeout: None,
                 memory_bytes: (expected > 0).then(|| table_bytes(expected)),
+                ..NativeOptions::default()
             };
             let out = check(model, &opts, None);
             assert_eq!(out.stop, StopReason::Complete);

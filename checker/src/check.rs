@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use klp_model::properties::{Kind, PROPERTIES};
+use klp_model::spec::Verdict;
 use klp_model::{KlpModel, Scenario};
 use klp_reports::{build_trace, PropertyReport, ScenarioReport, SpecRef, Stats, Status};
 
-use crate::engines::{run, Bounds, EngineKind, Outcome};
+use crate::engines::{run, Bounds, EngineKind, Outcome, Snapshot};
 
 /// Checks `scenario` with `engine` and builds its report.
 pub fn check_scenario(
@@ -29,6 +30,18 @@ pub fn report(
     bounds: &Bounds,
     o: &Outcome,
 ) -> ScenarioReport {
+    report_with_progress(path, model, engine, bounds, o, &|_| {})
+}
+
+/// [`report`], showing the liveness pass's progress through `progress`.
+pub fn report_with_progress(
+    path: &Path,
+    model: &KlpModel,
+    engine: &str,
+    bounds: &Bounds,
+    o: &Outcome,
+    progress: &dyn Fn(&Snapshot),
+) -> ScenarioReport {
     let sc = &*model.sc;
     let offered: Vec<_> = PROPERTIES
         .iter()
@@ -44,23 +57,37 @@ pub fn report(
             (Kind::Sometimes, None, true) => Status::Violated,
             _ => Status::Unknown,
         };
-        let expected = sc.expected(p.id);
-        let ok = status == Status::Unknown || status.as_str() == expected.as_str();
+        // A `sometimes` witness with no stated expectation is only reported
+        // (reached or not reached); every other property is expected to
+        // hold unless the scenario says otherwise.
+        let expected = match (p.kind, stated(sc, p.id)) {
+            (_, Some(v)) => v.as_str(),
+            (Kind::Sometimes, None) => NO_EXPECTATION,
+            (_, None) => "holds",
+        };
+        let ok =
+            status == Status::Unknown || expected == NO_EXPECTATION || status.as_str() == expected;
         properties.push(PropertyReport {
             id: p.id.to_string(),
             kind: p.kind.name().to_string(),
             status,
-            expected: expected.as_str().to_string(),
+            expected: expected.to_string(),
             ok,
             trace: found.map(|actions| build_trace(model, actions)),
             loop_start: None,
             actions: found.cloned(),
+            why: None,
         });
     }
+    let mut incomplete_reason = o.incomplete_reason.clone();
     let liveness = if bounds.no_liveness {
         crate::liveness::skipped()
     } else {
-        crate::liveness::check_liveness(model, liveness_bound(bounds))
+        crate::liveness::check_liveness(
+            model,
+            &crate::liveness::LivenessBounds::from(bounds),
+            progress,
+        )
     };
     for l in liveness {
         let status = match (&l.unknown, &l.lasso) {
@@ -68,8 +95,21 @@ pub fn report(
             (None, Some(_)) => Status::Violated,
             (None, None) => Status::Holds,
         };
-        let expected = sc.expected(l.id);
-        let ok = status == Status::Unknown || status.as_str() == expected.as_str();
+        if let (Some(why), false) = (&l.unknown, bounds.no_liveness) {
+            // A bound stopped the liveness pass: the run is incomplete.
+            if incomplete_reason
+                .as_deref()
+                .is_none_or(|r| !r.contains("liveness"))
+            {
+                let why = format!("liveness pass: {why}");
+                incomplete_reason = Some(match incomplete_reason {
+                    Some(r) => format!("{r}; {why}"),
+                    None => why,
+                });
+            }
+        }
+        let expected = stated(sc, l.id).map_or("holds", |v| v.as_str());
+        let ok = status == Status::Unknown || status.as_str() == expected;
         let (trace, loop_start) = match &l.lasso {
             Some((prefix, lp)) => {
                 let all: Vec<_> = prefix.iter().chain(lp.iter()).cloned().collect();
@@ -81,19 +121,21 @@ pub fn report(
             id: l.id.to_string(),
             kind: "eventually".to_string(),
             status,
-            expected: expected.as_str().to_string(),
+            expected: expected.to_string(),
             ok,
             trace,
             loop_start,
             actions: None,
+            why: None,
         });
     }
-    // Pinned counts are for searches without symmetry reduction.
+    // A pinned count is for the scenario's own profile and variant, and for
+    // the setting (with or without symmetry reduction) it was pinned for.
     let overridden = sc.profile != sc.spec_profile || sc.variant != sc.spec_variant;
-    let expected_unique_states = if bounds.symmetry || overridden {
-        None
-    } else {
-        sc.expected_unique_states
+    let expected_unique_states = match (overridden, bounds.symmetry) {
+        (true, _) => None,
+        (false, false) => sc.expected_unique_states,
+        (false, true) => sc.expected_unique_states_symmetry,
     };
     let mut r = ScenarioReport {
         schema_version: 1,
@@ -105,8 +147,8 @@ pub fn report(
         variant: sc.variant.name().to_string(),
         engine: engine.to_string(),
         threads: bounds.threads,
-        complete: o.complete,
-        incomplete_reason: o.incomplete_reason.clone(),
+        complete: incomplete_reason.is_none(),
+        incomplete_reason,
         stats: Stats {
             states: o.states,
             unique_states: o.unique_states,
@@ -127,8 +169,17 @@ pub fn report(
     r
 }
 
-/// How many states the liveness graph may hold: the search's own bound, or
-/// two million.
-fn liveness_bound(bounds: &Bounds) -> usize {
-    bounds.max_states.map_or(2_000_000, |n| n as usize)
+/// `expected` of a `sometimes` property the scenario states nothing about:
+/// it is reported (reached or not reached), never judged.
+pub const NO_EXPECTATION: &str = "none";
+
+/// The verdict the scenario states for property `id` under its current
+/// profile (`expect_by_profile` first when the profile was overridden, then
+/// `expect`), if it states one.
+pub fn stated(sc: &Scenario, id: &str) -> Option<Verdict> {
+    sc.expect_by_profile
+        .get(&sc.profile)
+        .and_then(|m| m.get(id))
+        .or_else(|| sc.expect.get(id))
+        .copied()
 }

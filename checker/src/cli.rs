@@ -1,16 +1,29 @@
 //! The command line (design.md "CLI contract").
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
+use klp_model::{Profile, Variant};
 
 use crate::engines::EngineKind;
+
+/// The exit codes, for `--help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  every scenario met its expectations
+  1  some expectation failed (a counterexample is printed)
+  2  usage error or invalid input (file:line:column and JSON path)
+  3  incomplete: a bound (--timeout, --max-states, --memory) stopped a search
+     or pass before it could decide (exit 0 instead with --allow-incomplete)";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "klpcheck",
     version,
-    about = "Model checker of Linux kernel livepatch semantics"
+    about = "Model checker of Linux kernel livepatch semantics",
+    after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -26,6 +39,7 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Exhaustive check of every scenario (files, or directories searched for *.json).
+    #[command(after_help = EXIT_CODES_HELP)]
     Check(CheckArgs),
     /// Run a script (an oracle case or a scenario with `script`), print its
     /// events and compare them with `expected_events`.
@@ -132,11 +146,11 @@ pub struct CheckArgs {
     /// Check under these profiles instead of the scenario's own
     /// (comma-separated: `mainline,v5.4,draft-2018` prints a side-by-side
     /// table of verdicts).
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// Override the scenario's variant.
-    #[arg(long)]
-    pub variant: Option<String>,
+    #[arg(long, value_delimiter = ',', value_parser = profile_parser())]
+    pub profile: Vec<Profile>,
+    /// Override the scenario's variant (a historic bug or rule mutation).
+    #[arg(long, value_parser = variant_parser())]
+    pub variant: Option<Variant>,
     /// Symmetry reduction over tasks (tasks are interchangeable): on by
     /// default for the native engine; stateright-dfs supports it too,
     /// stateright-bfs does not.
@@ -145,8 +159,10 @@ pub struct CheckArgs {
     /// No symmetry reduction.
     #[arg(long, overrides_with = "symmetry")]
     pub no_symmetry: bool,
-    /// Memory for the native engine's fingerprint table and parent links
-    /// (e.g. 512MiB, 2GiB); by default it starts small and grows.
+    /// Memory for the whole check (e.g. 512MiB, 2GiB): the native engine's
+    /// fingerprint table and parent links, and the states the liveness and
+    /// coverage passes keep (about 1 KiB each); by default the table starts
+    /// small and grows.
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<usize>,
     /// Skip the liveness search (transition-completes, patch-freed are then
@@ -154,17 +170,24 @@ pub struct CheckArgs {
     /// keep, and for measuring the safety engines alone.
     #[arg(long)]
     pub no_liveness: bool,
-    /// Stop after this many states (the run is then incomplete).
+    /// Stop every search and pass after this many states (the run is then
+    /// incomplete).
     #[arg(long)]
     pub max_states: Option<u64>,
-    /// Stop after this many seconds (the run is then incomplete).
-    #[arg(long)]
-    pub timeout: Option<u64>,
+    /// Stop the whole command after this long (`90s`, `5m`, `1h 30m`, or bare
+    /// seconds); searches and passes cut short are incomplete.
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Exit 3 when a bound or the timeout stopped a search.
+    /// Exit 0, not 3, when a bound or the timeout stopped a search or pass
+    /// (what was decided is still reported; the rest is `unknown`).
     #[arg(long)]
+    pub allow_incomplete: bool,
+    /// Exit 3 when a bound stopped a search: the default now, kept for old
+    /// command lines.
+    #[arg(long, hide = true, conflicts_with = "allow_incomplete")]
     pub fail_on_incomplete: bool,
     /// Write report.json and, per violated property, its traces and
     /// reproducers under DIR/<scenario>/<property>/.
@@ -176,9 +199,18 @@ pub struct CheckArgs {
     /// Write a SARIF 2.1.0 log (one result per failed expectation).
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,
-    /// No progress on stderr.
-    #[arg(long, short)]
+    /// No progress on stderr, and no lines for scenarios that passed (failures
+    /// and the closing summary are still printed).
+    #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Details: every trace (witness examples and expected violations too),
+    /// and the state count of each pass.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Colour: `auto` (on a terminal, unless NO_COLOR is set), `always`,
+    /// `never`.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// Print the action coverage table of each scenario (text format).
     #[arg(long)]
     pub coverage: bool,
@@ -191,24 +223,71 @@ pub struct CheckArgs {
     pub fail_on_vacuous: bool,
 }
 
-/// `512MiB`, `2GiB`, `64M`, `1G` or a number of bytes.
-pub fn parse_memory(text: &str) -> Result<usize, String> {
+/// When to colour the text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour stdout: `auto` means a terminal and no NO_COLOR.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// `--profile`: the profile names, with what each means in `--help`.
+fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
+    let values = Profile::ALL
+        .iter()
+        .map(|p| PossibleValue::new(p.name()).help(p.meaning()));
+    PossibleValuesParser::new(values)
+        .map(|name| Profile::from_name(&name).expect("a possible value is a profile"))
+}
+
+/// `--variant`: the variant names, with what each means in `--help`.
+fn variant_parser() -> impl clap::builder::TypedValueParser<Value = Variant> {
+    let values = Variant::ALL
+        .iter()
+        .map(|v| PossibleValue::new(v.name()).help(v.meaning()));
+    PossibleValuesParser::new(values)
+        .map(|name| Variant::from_name(&name).expect("a possible value is a variant"))
+}
+
+/// `90s`, `5m`, `1h 30m` (humantime), or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size such as 512MiB or 2GiB"))?;
-    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" | "kb" => 1 << 10,
-        "m" | "mib" | "mb" => 1 << 20,
-        "g" | "gib" | "gb" => 1 << 30,
-        _ => return Err(format!("`{text}`: unknown unit (use KiB, MiB or GiB)")),
+    let d = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|e| format!("`{text}`: {e}"))?
+    } else {
+        humantime::parse_duration(t)
+            .map_err(|e| format!("`{text}` is not a duration such as 90s or 5m: {e}"))?
     };
-    let bytes = n
-        .checked_mul(mult)
-        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if d.is_zero() {
+        return Err(format!("`{text}`: the timeout must be longer than zero"));
+    }
+    Ok(d)
+}
+
+/// `512MiB`, `2GiB`, `1.5G`, `64MB` (bytesize), or a number of bytes.
+pub fn parse_memory(text: &str) -> Result<usize, String> {
+    let size: bytesize::ByteSize = text
+        .trim()
+        .parse()
+        .map_err(|e| format!("`{text}` is not a size such as 512MiB or 2GiB: {e}"))?;
+    let bytes = usize::try_from(size.as_u64()).map_err(|_| format!("`{text}` is too large"))?;
     if bytes < 4096 {
         return Err(format!("`{text}` is too small for a table (at least 4KiB)"));
     }

@@ -4,15 +4,16 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use klp_model::{KlpModel, Profile, Variant};
+use klp_model::{KlpModel, Profile};
 use klp_reports::ci::Checked;
+use klp_reports::text::TextOptions;
 use klp_reports::ScenarioReport;
 
 use crate::cli::{CheckArgs, Format};
 use crate::engines::Bounds;
-use crate::load::{expand, load};
+use crate::load::{expand, load_all};
 use crate::progress::{Mode, Progress};
 use crate::run::{usage_error, EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE};
 
@@ -26,26 +27,9 @@ pub struct ScenarioRun {
 }
 
 pub fn check(args: &CheckArgs) -> i32 {
-    let mut profiles = Vec::new();
-    for name in args
-        .profile
-        .iter()
-        .flat_map(|p| p.split(','))
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-    {
-        match Profile::from_name(name) {
-            Some(p) => profiles.push(p),
-            None => return usage_error(format!("unknown profile `{name}` (see `klpcheck list`)")),
-        }
-    }
-    let variant = match &args.variant {
-        None => None,
-        Some(name) => match Variant::from_name(name) {
-            Some(v) => Some(v),
-            None => return usage_error(format!("unknown variant `{name}` (see `klpcheck list`)")),
-        },
-    };
+    let started = Instant::now();
+    let profiles = args.profile.clone();
+    let variant = args.variant;
     if args.threads == Some(0) {
         return usage_error("--threads must be at least 1");
     }
@@ -56,17 +40,28 @@ pub fn check(args: &CheckArgs) -> i32 {
         Ok(f) => f,
         Err(e) => return usage_error(e),
     };
-    // Load everything first: bad input is reported before any search runs.
-    let mut loaded = Vec::new();
-    for f in &files {
-        match load(f) {
-            Ok(l) => {
-                let text = std::fs::read_to_string(f).unwrap_or_default();
-                loaded.push((l, text));
+    // Load everything first: bad input is reported (every error of every
+    // file) before any search runs.
+    let loaded = match load_all(&files) {
+        Ok(l) => l,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
             }
-            Err(e) => return usage_error(e),
+            eprintln!(
+                "klpcheck: {} error{} in {} file{}; nothing was checked",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" },
+                errors
+                    .iter()
+                    .map(|e| e.path())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len(),
+                if files.len() == 1 { "" } else { "s" }
+            );
+            return EXIT_USAGE;
         }
-    }
+    };
     if let Some(dir) = &args.out {
         if let Err(e) = std::fs::create_dir_all(dir) {
             return usage_error(format!("--out {}: {e}", dir.display()));
@@ -85,7 +80,7 @@ pub fn check(args: &CheckArgs) -> i32 {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         max_states: args.max_states,
-        timeout: args.timeout.map(Duration::from_secs),
+        timeout: args.timeout,
         // Symmetry reduction is on by default for the native engine.
         symmetry: if args.symmetry {
             true
@@ -96,11 +91,17 @@ pub fn check(args: &CheckArgs) -> i32 {
         },
         memory: args.memory,
         no_liveness: args.no_liveness,
+        // The timeout bounds the whole command, every pass included.
+        deadline: args.timeout.map(|t| started + t),
     };
     let mode = Mode::detect(args.quiet);
+    let text_opts = TextOptions {
+        verbose: args.verbose,
+        color: args.color.enabled(),
+    };
     let mut failed = false;
-    let mut incomplete = false;
     let mut runs = Vec::new();
+    let mut tally = Tally::default();
     let mut out = std::io::stdout().lock();
     for (mut l, spec_text) in loaded {
         if crate::interrupt::requested() {
@@ -124,27 +125,30 @@ pub fn check(args: &CheckArgs) -> i32 {
             let mut sc = l.scenario.clone();
             sc.profile = prof;
             let model = KlpModel::new(sc);
-            let mut progress = Progress::start(mode, &model.sc.name);
+            let progress = Progress::start(mode, &model.sc.name);
             let outcome =
                 crate::engines::run_with_progress(&model, args.engine, &bounds, &mut |s| {
                     progress.update(s)
                 });
-            progress.finish();
             // After an interrupt the remaining passes are skipped.
             let interrupted = crate::interrupt::requested();
             let mut these_bounds = bounds.clone();
             these_bounds.no_liveness |= interrupted;
-            let mut report =
-                crate::check::report(&l.path, &model, args.engine.name(), &these_bounds, &outcome);
+            let mut report = crate::check::report_with_progress(
+                &l.path,
+                &model,
+                args.engine.name(),
+                &these_bounds,
+                &outcome,
+                &|s| progress.update(s),
+            );
             if interrupted {
                 report.complete = false;
                 report.incomplete_reason = Some("interrupted".to_string());
             }
             if !args.no_coverage && !interrupted {
-                let limit = args
-                    .max_states
-                    .map_or(crate::coverage::DEFAULT_LIMIT, |n| n as usize);
-                let cov = crate::coverage::coverage(&model, &report, limit);
+                let cov =
+                    crate::coverage::coverage(&model, &report, &bounds, &|s| progress.update(s));
                 for w in &cov.warnings {
                     eprint!(
                         "{}",
@@ -157,6 +161,7 @@ pub fn check(args: &CheckArgs) -> i32 {
                 failed |= args.fail_on_vacuous && cov.vacuous;
                 report.coverage = Some(cov);
             }
+            progress.finish();
             let mut folders = BTreeMap::new();
             if let Some(dir) = &args.out {
                 let dir = if many {
@@ -177,7 +182,7 @@ pub fn check(args: &CheckArgs) -> i32 {
                 }
             }
             failed |= !report.ok;
-            incomplete |= !report.complete;
+            tally.add(&report);
             let run = ScenarioRun {
                 report,
                 folders,
@@ -186,6 +191,7 @@ pub fn check(args: &CheckArgs) -> i32 {
             crate::interrupt::record(run.clone());
             these.push(run);
         }
+        let quiet_pass = args.quiet && these.iter().all(|r| r.report.ok && r.report.complete);
         let mut text = match args.format {
             Format::Json => these
                 .iter()
@@ -195,13 +201,14 @@ pub fn check(args: &CheckArgs) -> i32 {
                     ) + "\n"
                 })
                 .collect(),
+            Format::Text if quiet_pass => String::new(),
             Format::Text if many => {
                 let reports: Vec<ScenarioReport> = these.iter().map(|r| r.report.clone()).collect();
                 klp_reports::text::render_side_by_side(&reports)
             }
-            Format::Text => klp_reports::text::render(&these[0].report),
+            Format::Text => klp_reports::text::render_with(&these[0].report, text_opts),
         };
-        if args.format == Format::Text {
+        if args.format == Format::Text && !quiet_pass {
             for r in &these {
                 for (id, folder) in &r.folders {
                     text += &format!("  {id}: traces in {folder}/\n");
@@ -222,6 +229,14 @@ pub fn check(args: &CheckArgs) -> i32 {
         let _ = out.write_all(text.as_bytes());
         runs.extend(these);
     }
+    // The closing summary: on stdout with text, on stderr with JSON (stdout
+    // stays JSON lines).
+    let summary = tally.line(started.elapsed(), text_opts);
+    if args.format == Format::Json {
+        eprintln!("{summary}");
+    } else {
+        let _ = writeln!(out, "{summary}");
+    }
     drop(out);
     let written = crate::interrupt::finish(|| write_ci_outputs(args, &runs));
     if let Err(code) = written {
@@ -233,7 +248,7 @@ pub fn check(args: &CheckArgs) -> i32 {
     }
     if failed {
         EXIT_FAILED
-    } else if incomplete && args.fail_on_incomplete {
+    } else if tally.incomplete > 0 && !args.allow_incomplete {
         EXIT_INCOMPLETE
     } else {
         EXIT_OK
@@ -309,6 +324,48 @@ fn interrupted_summary(runs: &[ScenarioRun], total: usize) -> String {
         );
     }
     s
+}
+
+/// Counts for the closing summary.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    incomplete: usize,
+}
+
+impl Tally {
+    fn add(&mut self, r: &ScenarioReport) {
+        if !r.ok {
+            self.failed += 1;
+        } else if !r.complete {
+            self.incomplete += 1;
+        } else {
+            self.passed += 1;
+        }
+    }
+
+    /// `klpcheck: 12 passed, 1 failed, 0 incomplete in 3.2s, peak memory 151 MiB`.
+    fn line(&self, elapsed: Duration, opt: TextOptions) -> String {
+        let paint = |code: &str, n: usize, what: &str| {
+            let t = format!("{n} {what}");
+            if opt.color && n > 0 {
+                format!("\x1b[{code}m{t}\x1b[0m")
+            } else {
+                t
+            }
+        };
+        let memory = crate::progress::peak_memory_bytes()
+            .map(|b| format!(", peak memory {}", bytesize::ByteSize::b(b).display().iec()))
+            .unwrap_or_default();
+        format!(
+            "klpcheck: {}, {}, {} in {:.1}s{memory}",
+            paint("32", self.passed, "passed"),
+            paint("31", self.failed, "failed"),
+            paint("33", self.incomplete, "incomplete"),
+            elapsed.as_secs_f64()
+        )
+    }
 }
 
 /// report.json, JUnit, SARIF, and GitHub Actions annotations and summary.

@@ -43,6 +43,50 @@ pub struct Bounds {
     /// Skip the liveness search (`--no-liveness`): `eventually` properties
     /// are then reported as unknown.
     pub no_liveness: bool,
+    /// When the whole command must end (`--timeout` from the start of the
+    /// command): every search and pass stops there. `None`: `timeout`
+    /// counts from the start of each search.
+    pub deadline: Option<Instant>,
+}
+
+/// What one state costs a pass that keeps whole states (the liveness graph
+/// with its edges, the coverage pass's visited set): about 850 bytes
+/// measured on the bench scenario, rounded up.
+pub const BYTES_PER_KEPT_STATE: usize = 1024;
+
+impl Bounds {
+    /// The time left for a search or pass starting now.
+    pub fn remaining(&self) -> Option<Duration> {
+        match self.deadline {
+            Some(d) => Some(d.saturating_duration_since(Instant::now())),
+            None => self.timeout,
+        }
+    }
+
+    /// The instant a search or pass starting now must stop.
+    pub fn stop_at(&self) -> Option<Instant> {
+        self.deadline
+            .or_else(|| self.timeout.map(|t| Instant::now() + t))
+    }
+
+    /// How many whole states a pass may keep: `--max-states`, and what
+    /// `--memory` leaves room for, else `default`.
+    pub fn kept_states(&self, default: usize) -> usize {
+        let by_memory = self.memory.map(|m| (m / BYTES_PER_KEPT_STATE).max(1));
+        let by_count = self.max_states.map(|n| n as usize);
+        match (by_count, by_memory) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => default,
+        }
+    }
+
+    /// `--timeout 5s`, for messages.
+    pub fn timeout_text(&self) -> String {
+        self.timeout
+            .map(|t| humantime::format_duration(t).to_string())
+            .unwrap_or_default()
+    }
 }
 
 /// What an engine found, engine-independent.
@@ -59,8 +103,8 @@ pub struct Outcome {
     pub discoveries: Vec<Option<Vec<Action>>>,
 }
 
-/// Runs the chosen engine, reporting progress (the native engine reports
-/// once, at the end).
+/// Runs the chosen engine, calling `progress` about five times a second
+/// while it runs.
 pub fn run_with_progress(
     model: &KlpModel,
     kind: EngineKind,
@@ -69,8 +113,28 @@ pub fn run_with_progress(
 ) -> Outcome {
     match kind {
         EngineKind::Native => {
-            let o = run_native(model, bounds);
+            let live = std::sync::Arc::new(crate::engine::LiveCounters::default());
+            let start = Instant::now();
+            let o = std::thread::scope(|s| {
+                let search = s.spawn(|| run_native_live(model, bounds, Some(live.clone())));
+                while !search.is_finished() {
+                    use std::sync::atomic::Ordering::Relaxed;
+                    progress(&Snapshot {
+                        phase: "search",
+                        states: 0,
+                        unique_states: live.unique_states.load(Relaxed),
+                        max_depth: live.depth.load(Relaxed),
+                        seconds: start.elapsed().as_secs_f64(),
+                        queue: Some(live.frontier.load(Relaxed)),
+                    });
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                search
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+            });
             progress(&Snapshot {
+                phase: "search",
                 states: o.states,
                 unique_states: o.unique_states,
                 max_depth: o.max_depth,
@@ -101,16 +165,27 @@ const NATIVE_MAX_TABLE: usize = 6 << 30;
 /// four times the memory (the search is deterministic, so the rerun gives the
 /// same result a big enough first table would have).
 pub fn run_native(model: &KlpModel, bounds: &Bounds) -> Outcome {
+    run_native_live(model, bounds, None)
+}
+
+/// [`run_native`], updating `live` as it goes.
+fn run_native_live(
+    model: &KlpModel,
+    bounds: &Bounds,
+    live: Option<std::sync::Arc<crate::engine::LiveCounters>>,
+) -> Outcome {
     let canon = |s: &klp_model::State| stateright::Representative::representative(s);
     let start = Instant::now();
+    let budget = bounds.remaining();
     let mut memory = bounds.memory.unwrap_or(NATIVE_FIRST_TABLE);
     loop {
         let opts = crate::engine::NativeOptions {
             threads: bounds.threads,
             symmetry: bounds.symmetry,
             max_states: bounds.max_states,
-            timeout: bounds.timeout.map(|t| t.saturating_sub(start.elapsed())),
+            timeout: budget.map(|t| t.saturating_sub(start.elapsed())),
             memory_bytes: Some(memory),
+            live: live.clone(),
         };
         let o = crate::engine::check(model, &opts, Some(&canon));
         if let crate::engine::StopReason::TableFull {
@@ -126,11 +201,17 @@ pub fn run_native(model: &KlpModel, bounds: &Bounds) -> Outcome {
         let complete = o.complete;
         return Outcome {
             complete,
-            incomplete_reason: (!complete).then(|| {
-                o.stop
+            incomplete_reason: (!complete).then(|| match o.stop {
+                crate::engine::StopReason::Timeout => {
+                    format!("--timeout {} reached", bounds.timeout_text())
+                }
+                crate::engine::StopReason::MaxStates => {
+                    format!("--max-states {} reached", bounds.max_states.unwrap_or(0))
+                }
+                ref stop => stop
                     .to_string()
                     .trim_start_matches("incomplete: ")
-                    .to_string()
+                    .to_string(),
             }),
             states: o.states,
             unique_states: o.unique_states,
@@ -145,9 +226,12 @@ pub fn run_native(model: &KlpModel, bounds: &Bounds) -> Outcome {
     }
 }
 
-/// A snapshot of a running search, for progress lines.
+/// A snapshot of a running search or pass, for progress lines.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Snapshot {
+    /// `search`, `liveness` or `coverage`.
+    pub phase: &'static str,
+    /// States generated (0: the engine does not say while it runs).
     pub states: u64,
     pub unique_states: u64,
     pub max_depth: u64,
@@ -171,6 +255,7 @@ pub fn run_stateright_with_progress(
 ) -> Outcome {
     let props = model.properties();
     let start = Instant::now();
+    let budget = bounds.remaining();
     let mut builder = model
         .clone()
         .checker()
@@ -179,7 +264,7 @@ pub fn run_stateright_with_progress(
     if let Some(n) = bounds.max_states {
         builder = builder.target_state_count(n as usize);
     }
-    if let Some(t) = bounds.timeout {
+    if let Some(t) = budget {
         builder = builder.timeout(t);
     }
     if bounds.symmetry && kind == EngineKind::StaterightDfs {
@@ -190,7 +275,7 @@ pub fn run_stateright_with_progress(
         _ => collect(watch(builder.spawn_bfs(), start, progress), &props),
     };
     let seconds = start.elapsed().as_secs_f64();
-    let timed_out = bounds.timeout.is_some_and(|t| start.elapsed() >= t);
+    let timed_out = budget.is_some_and(|t| start.elapsed() >= t);
     let hit_max = bounds.max_states.is_some_and(|n| states >= n);
     let incomplete_reason = if crate::interrupt::requested() {
         Some("interrupted".to_string())
@@ -200,10 +285,7 @@ pub fn run_stateright_with_progress(
             bounds.max_states.unwrap_or(0)
         ))
     } else if timed_out {
-        Some(format!(
-            "--timeout {}s reached",
-            bounds.timeout.map(|t| t.as_secs()).unwrap_or(0)
-        ))
+        Some(format!("--timeout {} reached", bounds.timeout_text()))
     } else {
         None
     };
@@ -231,6 +313,7 @@ fn watch<C: Checker<KlpModel>>(
             return checker;
         }
         progress(&Snapshot {
+            phase: "search",
             states: checker.state_count() as u64,
             unique_states: checker.unique_state_count() as u64,
             max_depth: checker.max_depth() as u64,

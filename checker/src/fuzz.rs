@@ -98,15 +98,12 @@ fn pipeline(sc: Scenario, spec_json: &Value) {
         symmetry: true,
         memory: Some(64 << 10),
         no_liveness: false,
+        deadline: None,
     };
     let outcome = crate::engines::run_native(&model, &bounds);
     let mut report =
         crate::check::report(Path::new("fuzz.json"), &model, "native", &bounds, &outcome);
-    report.coverage = Some(crate::coverage::coverage(
-        &model,
-        &report,
-        DEEP_STATES as usize,
-    ));
+    report.coverage = Some(crate::coverage::coverage(&model, &report, &bounds, &|_| {}));
     let text = klp_reports::text::render(&report);
     let _ = klp_reports::escape::neutralise_workflow_commands(&text);
     let _ = serde_json::to_string(&report).expect("report serializes");

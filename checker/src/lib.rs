@@ -10,7 +10,7 @@
 //! | 0 | every scenario met its expectations |
 //! | 1 | some expectation failed (a counterexample was printed) |
 //! | 2 | usage error or invalid input |
-//! | 3 | incomplete search, with `--fail-on-incomplete` |
+//! | 3 | incomplete: a bound stopped a search or pass (0 with `--allow-incomplete`) |
 
 pub mod check;
 pub mod cli;
@@ -25,9 +25,11 @@ pub mod interrupt;
 pub mod list;
 pub mod liveness;
 pub mod load;
+pub mod locate;
 pub mod out;
 pub mod progress;
 pub mod replay;
 pub mod run;
+pub mod schema;
 pub mod selftest;
 pub mod simulate;

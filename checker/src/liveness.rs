@@ -21,10 +21,13 @@
 //! addition, every just task is at user space in one of its states.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 use klp_model::properties::{patch_release_pending, transition_pending};
 use klp_model::{Action, KlpModel, State};
 use stateright::Model;
+
+use crate::engines::{Bounds, Snapshot};
 
 /// A weakly fair class of actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,7 +109,13 @@ impl std::hash::Hasher for Passthrough {
 /// Builds the graph; states are told apart by their 64-bit fingerprint (as
 /// in the native engine: the collision probability is reported there), so
 /// the index holds 12 bytes per state instead of a second copy of it.
-fn build(model: &KlpModel, max_states: usize) -> Result<Graph, String> {
+fn build(
+    model: &KlpModel,
+    bounds: &LivenessBounds,
+    progress: &dyn Fn(&Snapshot),
+) -> Result<Graph, String> {
+    let start = Instant::now();
+    let max_states = bounds.max_states;
     let fp = crate::engine::Fingerprinter::default();
     let mut index: HashMap<u64, u32, std::hash::BuildHasherDefault<Passthrough>> =
         HashMap::default();
@@ -126,7 +135,24 @@ fn build(model: &KlpModel, max_states: usize) -> Result<Graph, String> {
         }
     }
     let mut actions = Vec::new();
+    let mut expanded = 0u64;
     while let Some(i) = queue.pop_front() {
+        expanded += 1;
+        if expanded.is_multiple_of(1024) {
+            if bounds.deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(format!("{} reached", bounds.timeout_text));
+            }
+            if expanded.is_multiple_of(16384) {
+                progress(&Snapshot {
+                    phase: "liveness",
+                    states: 0,
+                    unique_states: g.states.len() as u64,
+                    max_depth: 0,
+                    seconds: start.elapsed().as_secs_f64(),
+                    queue: Some(queue.len() as u64),
+                });
+            }
+        }
         actions.clear();
         model.actions(&g.states[i as usize], &mut actions);
         for a in actions.drain(..) {
@@ -138,7 +164,10 @@ fn build(model: &KlpModel, max_states: usize) -> Result<Graph, String> {
                 Some(&j) => j,
                 None => {
                     if g.states.len() >= max_states {
-                        return Err(format!("more than {max_states} states"));
+                        return Err(format!(
+                            "its state graph has more than {max_states} states ({})",
+                            bounds.limit_text
+                        ));
                     }
                     let j = g.states.len() as u32;
                     index.insert(key, j);
@@ -408,10 +437,48 @@ fn path_within(g: &Graph, comp: &[u32], c: u32, from: usize, to: usize) -> Vec<A
     vec![]
 }
 
-/// Checks both liveness properties. `max_states` bounds the graph.
-pub fn check_liveness(model: &KlpModel, max_states: usize) -> Vec<LivenessResult> {
+/// What bounds the liveness pass: the states its graph may keep and when it
+/// must stop.
+#[derive(Debug, Clone)]
+pub struct LivenessBounds {
+    pub max_states: usize,
+    pub deadline: Option<Instant>,
+    /// `--timeout 5s`, for the message.
+    pub timeout_text: String,
+    /// Which option set `max_states`, for the message.
+    pub limit_text: String,
+}
+
+/// The liveness graph's default bound when neither `--max-states` nor
+/// `--memory` is given.
+pub const DEFAULT_MAX_STATES: usize = 2_000_000;
+
+impl From<&Bounds> for LivenessBounds {
+    fn from(b: &Bounds) -> Self {
+        let limit_text = match (b.max_states, b.memory) {
+            (Some(_), Some(_)) => "--max-states, --memory",
+            (Some(_), None) => "--max-states",
+            (None, Some(_)) => "--memory",
+            (None, None) => "the default bound; give --max-states or --memory",
+        };
+        LivenessBounds {
+            max_states: b.kept_states(DEFAULT_MAX_STATES),
+            deadline: b.stop_at(),
+            timeout_text: format!("--timeout {}", b.timeout_text()),
+            limit_text: limit_text.to_string(),
+        }
+    }
+}
+
+/// Checks both liveness properties within `bounds`; when a bound stops the
+/// pass, both are unknown (never `holds` from a partial graph).
+pub fn check_liveness(
+    model: &KlpModel,
+    bounds: &LivenessBounds,
+    progress: &dyn Fn(&Snapshot),
+) -> Vec<LivenessResult> {
     let ids = ["transition-completes", "patch-freed"];
-    let g = match build(model, max_states) {
+    let g = match build(model, bounds, progress) {
         Ok(g) => g,
         Err(why) => {
             return ids

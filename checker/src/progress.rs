@@ -1,8 +1,10 @@
-//! Progress of a search on stderr: an indicatif spinner line when stderr is
-//! a terminal, a plain line every few seconds otherwise, nothing with
+//! Progress of every search and pass on stderr: an indicatif line when
+//! stderr is a terminal (phase, states, unique states/s, depth, frontier,
+//! elapsed), a plain line every few seconds otherwise, nothing with
 //! `--quiet`.
 
 use std::io::IsTerminal;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,19 +42,38 @@ pub fn line(name: &str, s: &Snapshot) -> String {
     } else {
         0.0
     };
-    let queue = s.queue.map(|q| format!(", queue {q}")).unwrap_or_default();
+    let phase = if s.phase.is_empty() {
+        "search"
+    } else {
+        s.phase
+    };
+    let states = if s.states > 0 {
+        format!("{} states, ", s.states)
+    } else {
+        String::new()
+    };
+    let depth = if s.max_depth > 0 {
+        format!(", depth {}", s.max_depth)
+    } else {
+        String::new()
+    };
+    let queue = s
+        .queue
+        .map(|q| format!(", frontier {q}"))
+        .unwrap_or_default();
     format!(
-        "{name}: {} states, {} unique, depth {}, {rate:.0} states/s{queue}",
-        s.states, s.unique_states, s.max_depth
+        "{name}: {phase}: {states}{} unique, {rate:.0} unique/s{depth}{queue}, {:.1}s",
+        s.unique_states, s.seconds
     )
 }
 
-/// One scenario's progress display.
+/// One scenario's progress display; `update` takes `&self`, so a pass can
+/// report through a shared reference.
 pub struct Progress {
     mode: Mode,
     name: String,
     bar: Option<ProgressBar>,
-    last_plain: Instant,
+    last_plain: Mutex<Instant>,
 }
 
 impl Progress {
@@ -67,11 +88,11 @@ impl Progress {
             mode,
             name: name.to_string(),
             bar,
-            last_plain: Instant::now(),
+            last_plain: Mutex::new(Instant::now()),
         }
     }
 
-    pub fn update(&mut self, s: &Snapshot) {
+    pub fn update(&self, s: &Snapshot) {
         match self.mode {
             Mode::Quiet => {}
             Mode::Bar => {
@@ -80,8 +101,9 @@ impl Progress {
                 }
             }
             Mode::Plain => {
-                if self.last_plain.elapsed() >= PLAIN_EVERY {
-                    self.last_plain = Instant::now();
+                let mut last = self.last_plain.lock().unwrap_or_else(|e| e.into_inner());
+                if last.elapsed() >= PLAIN_EVERY {
+                    *last = Instant::now();
                     eprintln!("klpcheck: {}", line(&self.name, s));
                 }
             }
@@ -93,4 +115,18 @@ impl Progress {
             b.finish_and_clear();
         }
     }
+}
+
+/// The peak resident memory of this process (VmHWM), when the system says.
+pub fn peak_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }

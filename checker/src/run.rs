@@ -13,7 +13,7 @@ pub const EXIT_INCOMPLETE: i32 = 3;
 /// Runs a parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
-        Command::Schema => print(&klp_model::spec::schema_json()),
+        Command::Schema => print(&crate::schema::schema_text()),
         Command::List => print(&crate::list::render()),
         Command::Check(args) => crate::cmd_check::check(&args),
         Command::Run(args) => run_script(&args.file),

@@ -138,6 +138,7 @@ fn bounds() -> Bounds {
         symmetry: false,
         memory: None,
         no_liveness: false,
+        ..Bounds::default()
     }
 }
 

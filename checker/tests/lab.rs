@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use klp_checker::selftest::library::Library;
 
 mod common;
-use common::{event_names, oracle_vocabulary, repo, run};
+use common::{lab_vocabulary, oracle_vocabulary, repo, run};
 
 fn lab_case(name: &str) -> PathBuf {
     repo().join("lab/cases").join(format!("{name}.json"))
@@ -108,23 +108,13 @@ fn lab_modules_are_defined() {
     assert!(worker.repeat);
 }
 
-/// Every event name the lab cases print is in the oracle vocabulary
-/// (selftests-oracle.md section 1) or in the lab's list of new events
-/// (lab/README.md), and the names printed are the names the real logs have.
+/// Every event name the lab cases print is in the selftests' vocabulary or
+/// in the lab's own events (docs/script-vocabulary.md), and the names printed
+/// are the names the real logs have.
 #[test]
 fn printed_vocabulary_is_the_lab_vocabulary() {
     let mut vocab = oracle_vocabulary();
-    let readme = std::fs::read_to_string(repo().join("lab/README.md")).unwrap();
-    let new_events = readme
-        .split("New events:")
-        .nth(1)
-        .unwrap()
-        .split("\n## ")
-        .next()
-        .unwrap();
-    for line in new_events.lines().filter(|l| l.starts_with("* ")) {
-        vocab.extend(event_names(line));
-    }
+    vocab.extend(lab_vocabulary());
     let mut printed = BTreeSet::new();
     let mut recorded = BTreeSet::new();
     for name in LAB_CASES {

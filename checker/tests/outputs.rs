@@ -235,7 +235,7 @@ fn ci_outputs_of_a_failed_expectation() {
 #[test]
 fn fail_on_vacuous_turns_coverage_warnings_into_failures() {
     let s = spec("claim-02-replace-removes-all-older");
-    let o = klpcheck(&["check", s.to_str().unwrap(), "-q", "--coverage"]);
+    let o = klpcheck(&["check", s.to_str().unwrap(), "--coverage"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(text(&o.stdout).contains("action coverage"));
     assert!(text(&o.stderr).contains("allowed action `rmmod P3` never changes the state"));

@@ -32,7 +32,16 @@ fn check(path: &str, text: &str) -> (KlpModel, ScenarioReport) {
         &bounds,
     );
     let model = KlpModel::new(sc);
-    r.coverage = Some(klp_checker::coverage::coverage(&model, &r, 100_000));
+    let cov_bounds = Bounds {
+        max_states: Some(100_000),
+        ..bounds
+    };
+    r.coverage = Some(klp_checker::coverage::coverage(
+        &model,
+        &r,
+        &cov_bounds,
+        &|_| {},
+    ));
     r.stats.seconds = 0.0;
     r.stats.states_per_second = 0.0;
     (model, r)

@@ -375,6 +375,7 @@ fn build(
                 funcs: vec![],
                 loaded: true,
                 logs: t.logs,
+                init_fails: None,
             },
         );
     }
@@ -411,6 +412,7 @@ fn build(
                 funcs: vec![],
                 loaded: true,
                 logs: false,
+                init_fails: None,
             });
             let mut funcs = BTreeMap::new();
             for f in &o.funcs {
@@ -450,6 +452,7 @@ fn build(
                 oname,
                 PatchObjectSpec {
                     funcs,
+                    patch_fails: None,
                     callbacks: CallbacksSpec {
                         pre_patch: cb(0),
                         post_patch: cb(1),
@@ -477,6 +480,7 @@ fn build(
             .then_some(x)
         });
         let ps = PatchSpec {
+            no_module_exit: false,
             module: None,
             replace: p.replace || opts.replace,
             immediate: false,
@@ -544,6 +548,7 @@ fn build(
         }
     );
     Ok(Spec {
+        cpus: None,
         spec_version: spec::SPEC_VERSION,
         name: Some(if opts.series {
             format!("series-{}", order.join("-"))

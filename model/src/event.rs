@@ -1,6 +1,6 @@
 //! What a step makes the kernel (and the kernel's test modules) print, plus the
 //! silent facts a trace wants to show. `Event::oracle` renders the abstract
-//! vocabulary of the selftests oracle (selftests-oracle.md section 1).
+//! vocabulary of the selftests oracle (docs/script-vocabulary.md, "Events").
 
 use crate::scenario::{CallbackKind, FuncId, ObjId, PatchId, Scenario};
 use crate::state::{Impl, KlpState};

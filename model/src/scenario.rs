@@ -291,6 +291,8 @@ pub struct Scenario {
     /// Verdicts that differ under another profile.
     pub expect_by_profile: BTreeMap<Profile, BTreeMap<String, Verdict>>,
     pub expected_unique_states: Option<u64>,
+    /// The pinned count with symmetry reduction over tasks.
+    pub expected_unique_states_symmetry: Option<u64>,
     pub script: Option<Vec<serde_json::Value>>,
     pub expected_events: Option<Vec<String>>,
 }
@@ -520,7 +522,12 @@ impl Compiler {
             fairness,
             expect: spec.expect.clone(),
             expect_by_profile,
-            expected_unique_states: spec.expected_unique_states,
+            expected_unique_states: spec
+                .expected_unique_states
+                .and_then(|p| p.for_setting(false)),
+            expected_unique_states_symmetry: spec
+                .expected_unique_states
+                .and_then(|p| p.for_setting(true)),
             script: spec.script.clone(),
             expected_events: spec.expected_events.clone(),
         })

@@ -69,15 +69,55 @@ pub struct Spec {
     /// the verdicts that differ there, per profile name.
     #[serde(default)]
     pub expect_by_profile: BTreeMap<String, BTreeMap<String, Verdict>>,
-    /// The pinned number of unique states (without symmetry reduction).
+    /// The pinned number of unique states: a number (the count without
+    /// symmetry reduction: `--no-symmetry`, every engine), or per setting
+    /// `{"no_symmetry": N, "symmetry": M}` (`symmetry`: the default native
+    /// engine and `stateright-dfs --symmetry`). `check` compares every count
+    /// that is pinned for the setting it runs with.
     #[serde(default)]
-    pub expected_unique_states: Option<u64>,
+    pub expected_unique_states: Option<StatePin>,
     /// A fixed sequence of steps (selftest vocabulary) instead of a search.
     #[serde(default)]
     pub script: Option<Vec<serde_json::Value>>,
     /// The events the script must print, in the oracle vocabulary.
     #[serde(default)]
     pub expected_events: Option<Vec<String>>,
+}
+
+/// `expected_unique_states`: a plain count (without symmetry reduction) or
+/// the counts per search setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StatePin {
+    /// Unique states without symmetry reduction.
+    NoSymmetry(u64),
+    /// Unique states per setting.
+    BySetting(StatePinBySetting),
+}
+
+/// The unique state counts of a scenario per search setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatePinBySetting {
+    /// Without symmetry reduction (`--no-symmetry`; every engine agrees).
+    #[serde(default)]
+    pub no_symmetry: Option<u64>,
+    /// With symmetry reduction over tasks (the native engine's default,
+    /// `stateright-dfs --symmetry`).
+    #[serde(default)]
+    pub symmetry: Option<u64>,
+}
+
+impl StatePin {
+    /// The pinned count for a search with or without symmetry reduction.
+    pub fn for_setting(self, symmetry: bool) -> Option<u64> {
+        match (self, symmetry) {
+            (StatePin::NoSymmetry(n), false) => Some(n),
+            (StatePin::NoSymmetry(_), true) => None,
+            (StatePin::BySetting(b), false) => b.no_symmetry,
+            (StatePin::BySetting(b), true) => b.symmetry,
+        }
+    }
 }
 
 /// A patch target: vmlinux or a (target) kernel module, and its functions.

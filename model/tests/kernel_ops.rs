@@ -3,7 +3,7 @@
 //! Each test builds a small scenario inline, steps it with
 //! `KlpModel::step_with_events` and checks the resulting `State` and the
 //! events, in exact order, as the kernel would print them (the oracle
-//! vocabulary of selftests-oracle.md section 1). Each test's doc comment names
+//! vocabulary of docs/script-vocabulary.md). Each test's doc comment names
 //! the kernel function it stands for. Where the model and the kernel disagree
 //! the test is written as the kernel behaves and marked `#[ignore]` with the
 //! reason.

@@ -87,6 +87,10 @@ pub struct PropertyReport {
     /// The path behind `trace`, for the writers of trace files.
     #[serde(skip)]
     pub actions: Option<Vec<Action>>,
+    /// For a violation: one line saying why the last state of the trace
+    /// violates the property (the task, frame, variable or patch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// The result of one scenario.

@@ -1,5 +1,5 @@
 //! A counterexample as a kernel selftest: `case.json` (steps in the
-//! vocabulary of selftests-oracle.md section 2 plus the ops below, with the
+//! vocabulary of docs/script-vocabulary.md plus the ops below, with the
 //! events `klpcheck run` must print) and `reproduce.sh` (the same steps as a
 //! script over tools/testing/selftests/livepatch/functions.sh).
 //!

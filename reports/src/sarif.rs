@@ -241,6 +241,7 @@ mod tests {
                 }]),
                 loop_start: None,
                 actions: None,
+                why: None,
             }],
             expected_unique_states: None,
             coverage: None,

@@ -3,26 +3,86 @@
 
 use std::fmt::Write;
 
-use crate::report::{Coverage, ScenarioReport, Status, TraceStep};
+use crate::report::{Coverage, PropertyReport, ScenarioReport, Status, TraceStep};
+
+/// How the text report is rendered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Every property line and every trace (witness examples, expected
+    /// violations); otherwise only what is not a plain "holds as expected",
+    /// and traces only of failed expectations.
+    pub verbose: bool,
+    /// ANSI colours (the caller decides: a terminal, NO_COLOR unset).
+    pub color: bool,
+}
+
+impl TextOptions {
+    /// Everything, no colour: what [`render`] prints.
+    pub const FULL: TextOptions = TextOptions {
+        verbose: true,
+        color: false,
+    };
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// The scenario's verdict word: PASS, FAIL, or INCOMPLETE (a bound stopped
+/// a search or pass before everything was decided; never PASS).
+pub fn verdict_word(r: &ScenarioReport) -> &'static str {
+    if !r.ok {
+        "FAIL"
+    } else if !r.complete {
+        "INCOMPLETE"
+    } else {
+        "PASS"
+    }
+}
+
+/// Whether `p` is a `sometimes` witness the scenario states nothing about.
+pub fn is_report_only(p: &PropertyReport) -> bool {
+    p.kind == "sometimes" && p.expected == "none"
+}
+
+/// A property's status as the text report words it: witnesses are
+/// `reached` / `not reached`.
+pub fn status_word(p: &PropertyReport) -> &'static str {
+    match (p.kind.as_str(), p.status) {
+        ("sometimes", Status::Holds) => "reached",
+        ("sometimes", Status::Violated) => "not reached",
+        (_, s) => s.as_str(),
+    }
+}
+
+/// Renders one scenario's result in full (every property, every trace).
+pub fn render(r: &ScenarioReport) -> String {
+    render_with(r, TextOptions::FULL)
+}
 
 /// Renders one scenario's result.
-pub fn render(r: &ScenarioReport) -> String {
+pub fn render_with(r: &ScenarioReport, opt: TextOptions) -> String {
     let mut out = String::new();
+    let word = verdict_word(r);
+    let painted = match word {
+        "PASS" => opt.paint("1;32", word),
+        "FAIL" => opt.paint("1;31", word),
+        _ => opt.paint("1;33", word),
+    };
     let _ = writeln!(
         out,
-        "{} {} ({}) [profile {}, variant {}, engine {}]",
-        if r.ok { "PASS" } else { "FAIL" },
-        r.spec.name,
-        r.spec.path,
-        r.profile,
-        r.variant,
-        r.engine
+        "{painted} {} ({}) [profile {}, variant {}, engine {}]",
+        r.spec.name, r.spec.path, r.profile, r.variant, r.engine
     );
     let _ = writeln!(
         out,
-        "  {} states, {} unique, depth {}, {:.2}s{}",
-        r.stats.states,
+        "  {} unique states ({} generated), depth {}, {:.2}s{}",
         r.stats.unique_states,
+        r.stats.states,
         r.stats.max_depth,
         r.stats.seconds,
         match &r.incomplete_reason {
@@ -34,21 +94,39 @@ pub fn render(r: &ScenarioReport) -> String {
         if !r.count_ok() {
             let _ = writeln!(
                 out,
-                "  state count changed: expected {n} unique states, got {}",
+                "  {} state count changed: expected {n} unique states, got {}",
+                opt.paint("1;31", "FAIL"),
                 r.stats.unique_states
             );
         }
     }
+    let mut quiet_holds = 0;
     for p in &r.properties {
-        let mark = if p.ok { "ok  " } else { "FAIL" };
-        let _ = writeln!(
-            out,
-            "  {mark} {:<28} {:<9} (expected {})",
-            p.id,
-            p.status.as_str(),
-            p.expected
-        );
-        if let (Some(trace), true) = (&p.trace, p.status == Status::Violated || !p.ok) {
+        let report_only = is_report_only(p);
+        let plain = p.ok && !report_only && p.status.as_str() == p.expected;
+        if plain && p.expected == "holds" && !opt.verbose {
+            quiet_holds += 1;
+            continue;
+        }
+        let mark = if !p.ok {
+            opt.paint("1;31", "FAIL")
+        } else if p.status == Status::Unknown {
+            opt.paint("33", "??  ")
+        } else if report_only {
+            "--  ".to_string()
+        } else {
+            opt.paint("32", "ok  ")
+        };
+        let note = if report_only {
+            "(witness, no expectation)".to_string()
+        } else if p.status == Status::Unknown {
+            format!("(expected {}; not decided)", p.expected)
+        } else {
+            format!("(expected {})", p.expected)
+        };
+        let _ = writeln!(out, "  {mark} {:<28} {:<11} {note}", p.id, status_word(p));
+        let show = !p.ok || opt.verbose;
+        if let (Some(trace), true) = (&p.trace, show) {
             let what = match p.kind.as_str() {
                 "sometimes" => "example",
                 "eventually" => "lasso",
@@ -73,7 +151,24 @@ pub fn render(r: &ScenarioReport) -> String {
                 }
                 None => out += &render_trace(trace, "         "),
             }
+            if let Some(why) = &p.why {
+                let _ = writeln!(out, "         why: {why}");
+            }
+        } else if p.trace.is_some() && p.status != Status::Unknown {
+            let what = if p.kind == "sometimes" {
+                "example with -v"
+            } else {
+                "trace with -v or --out"
+            };
+            let _ = writeln!(out, "       ({what})");
         }
+    }
+    if quiet_holds > 0 {
+        let _ = writeln!(
+            out,
+            "  {} {quiet_holds} other properties hold as expected (-v lists them)",
+            opt.paint("32", "ok  ")
+        );
     }
     out
 }
@@ -99,10 +194,17 @@ pub fn render_side_by_side(reports: &[ScenarioReport]) -> String {
         return out;
     };
     let all_ok = reports.iter().all(|r| r.ok);
+    let all_complete = reports.iter().all(|r| r.complete);
     let _ = writeln!(
         out,
         "{} {} ({}) [profiles {}, variant {}, engine {}]",
-        if all_ok { "PASS" } else { "FAIL" },
+        if !all_ok {
+            "FAIL"
+        } else if !all_complete {
+            "INCOMPLETE"
+        } else {
+            "PASS"
+        },
         first.spec.name,
         first.spec.path,
         reports
@@ -122,7 +224,7 @@ pub fn render_side_by_side(reports: &[ScenarioReport]) -> String {
         let _ = write!(out, "  {:<28}", p.id);
         for r in reports {
             let q = &r.properties[i];
-            let cell = format!("{}{}", q.status.as_str(), if q.ok { "" } else { "*" });
+            let cell = format!("{}{}", status_word(q), if q.ok { "" } else { "*" });
             let _ = write!(out, " {cell:<12}");
         }
         out.push('\n');
@@ -160,9 +262,12 @@ pub fn step_header(i: usize, step: &TraceStep, indent: &str) -> String {
 /// how often it was enabled.
 pub fn render_coverage(c: &Coverage) -> String {
     let mut out = format!(
-        "  action coverage ({} states{}): fired/enabled\n",
-        c.states,
-        if c.complete { "" } else { ", incomplete" }
+        "  action coverage{}: fired/enabled\n",
+        if c.complete {
+            ""
+        } else {
+            " (incomplete: a bound stopped the pass)"
+        }
     );
     for a in &c.actions {
         let _ = writeln!(out, "    {:>7}/{:<7} {}", a.fired, a.enabled, a.kind);

@@ -89,6 +89,8 @@ mod trace;
 
 use std::fmt;
 use std::hash::Hash;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use stateright::{Expectation, Model};
@@ -121,6 +123,20 @@ pub struct NativeOptions {
     /// bytes per slot, rounded down to a power-of-two slot count. `None`
     /// means [`DEFAULT_MEMORY_BYTES`].
     pub memory_bytes: Option<usize>,
+    /// Counters the search updates after every BFS level, for a progress
+    /// display that reads them from another thread.
+    pub live: Option<Arc<LiveCounters>>,
+}
+
+/// What a running search has done so far (updated after every level).
+#[derive(Debug, Default)]
+pub struct LiveCounters {
+    /// Unique states stored.
+    pub unique_states: AtomicU64,
+    /// Levels finished.
+    pub depth: AtomicU64,
+    /// States waiting in the next level.
+    pub frontier: AtomicU64,
 }
 
 impl Default for NativeOptions {
@@ -131,6 +147,7 @@ impl Default for NativeOptions {
             max_states: None,
             timeout: None,
             memory_bytes: None,
+            live: None,
         }
     }
 }
@@ -299,7 +316,15 @@ where
         .map(|(i, _)| i)
         .collect();
 
-    let raw = search::run(model, &properties, canonicalize, &table, threads, deadline);
+    let raw = search::run(
+        model,
+        &properties,
+        canonicalize,
+        &table,
+        threads,
+        deadline,
+        opts.live.as_deref(),
+    );
 
     let unique_states = table.len();
     let stop = match raw.stop {

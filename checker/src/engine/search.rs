@@ -138,6 +138,7 @@ struct Shared<'a, M: Model> {
     barrier: LevelBarrier,
     threads: usize,
     deadline: Option<Instant>,
+    live: Option<&'a super::LiveCounters>,
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
@@ -203,6 +204,12 @@ impl<M: Model> Shared<'_, M> {
         } else {
             let next = self.next_count.swap(0, Ordering::Relaxed);
             self.level_size.store(next, Ordering::Relaxed);
+            if let Some(live) = self.live {
+                live.unique_states
+                    .store(self.table.len(), Ordering::Relaxed);
+                live.depth.store(depth as u64 + 1, Ordering::Relaxed);
+                live.frontier.store(next, Ordering::Relaxed);
+            }
             self.repeat.store(false, Ordering::Release);
             self.go_on.store(next > 0, Ordering::Release);
         }
@@ -217,6 +224,7 @@ pub(crate) fn run<M>(
     table: &FingerprintTable,
     threads: usize,
     deadline: Option<Instant>,
+    live: Option<&super::LiveCounters>,
 ) -> RawOutcome
 where
     M: Model + Sync,
@@ -242,6 +250,7 @@ where
         barrier: LevelBarrier::new(),
         threads,
         deadline,
+        live,
         panic: Mutex::new(None),
     };
 

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use super::library::{Library, ModuleKind};
 
-/// Every step op of selftests-oracle.md section 2, and the lab's extra ops.
+/// Every step op the runner knows (docs/script-vocabulary.md, "Steps"): the
+/// selftests' helpers, the lab's and klpcheck's own.
 pub const STEP_OPS: &[&str] = &[
     "load_livepatch",
     "load_livepatch_nowait",

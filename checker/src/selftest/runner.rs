@@ -366,8 +366,7 @@ impl Runner<'_> {
 
     fn patch_arg(&self, args: &Map<String, Value>, key: &str) -> Result<PatchId, String> {
         let name = arg_str(args, key)?;
-        self.sc()
-            .patch_by_name(name)
+        self.patch_named(name)
             .ok_or_else(|| format!("unknown patch `{name}`"))
     }
 
@@ -431,7 +430,8 @@ impl Runner<'_> {
             }
             "unload_module" => {
                 let m = arg_str(a, "module")?.to_string();
-                if let Some(p) = self.sc().patch_by_name(&m) {
+                if let Some(p) = self.patch_named(&m) {
+                    let m = self.sc().patches[p as usize].name.clone();
                     if !self.state.patch(p).module_loaded() {
                         return Err(format!("module {m} is not loaded"));
                     }

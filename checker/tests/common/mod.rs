@@ -31,26 +31,44 @@ pub fn event_names(text: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-/// The event vocabulary of selftests-oracle.md section 1 (its table's first
-/// column).
-pub fn oracle_vocabulary() -> BTreeSet<String> {
-    let path = repo().join("../shared/reference/selftests-oracle.md");
-    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (these tests read ../shared beside the repository, as CI lays it out)",
-            path.display()
-        )
-    });
-    let section = doc
-        .split("## 1.")
-        .nth(1)
-        .unwrap()
-        .split("## 2.")
-        .next()
-        .unwrap();
+/// The part of docs/script-vocabulary.md between the heading that starts
+/// with `from` and the next heading that starts with `to`.
+pub fn vocabulary_section(from: &str, to: &str) -> String {
+    let path = repo().join("docs/script-vocabulary.md");
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let start = doc
+        .find(&format!("\n{from}"))
+        .unwrap_or_else(|| panic!("no heading `{from}` in {}", path.display()));
+    let rest = &doc[start + 1..];
+    let end = rest[from.len()..]
+        .find(&format!("\n{to}"))
+        .map_or(rest.len(), |e| e + from.len());
+    rest[..end].to_string()
+}
+
+/// The names quoted in the first column of the tables of `section`.
+pub fn first_column_names(section: &str) -> BTreeSet<String> {
     section
         .lines()
         .filter(|l| l.starts_with("| `"))
         .flat_map(|line| event_names(line.split('|').nth(1).unwrap()).collect::<Vec<_>>())
         .collect()
+}
+
+/// The events the kernel's selftests see (docs/script-vocabulary.md,
+/// "## Events", before the lab's own events).
+pub fn oracle_vocabulary() -> BTreeSet<String> {
+    first_column_names(&vocabulary_section("## Events", "### Events of the lab"))
+}
+
+/// The lab's own events (docs/script-vocabulary.md, "### Events of the lab").
+#[allow(dead_code)] // used by lab.rs only
+pub fn lab_vocabulary() -> BTreeSet<String> {
+    first_column_names(&vocabulary_section("### Events of the lab", "### "))
+}
+
+/// Every step op documented in docs/script-vocabulary.md ("## Steps").
+#[allow(dead_code)] // used by selftests.rs only
+pub fn step_vocabulary() -> BTreeSet<String> {
+    first_column_names(&vocabulary_section("## Steps", "## "))
 }

@@ -23,6 +23,7 @@ pub fn opts(threads: usize) -> NativeOptions {
         max_states: None,
         timeout: None,
         memory_bytes: Some(32 << 20),
+        ..NativeOptions::default()
     }
 }
 
