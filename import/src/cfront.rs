@@ -669,14 +669,13 @@ impl<'a> Index<'a> {
         }
         let unit = expr_unit(text)?;
         let e = expr_of(&unit)?;
-        let v = self.const_eval_depth(
+        self.const_eval_depth(
             At {
                 unit: &unit,
                 node: e,
             },
             depth,
-        );
-        v
+        )
     }
 
     /// The expansion text of an identifier (for `__stringify`).
@@ -684,10 +683,12 @@ impl<'a> Index<'a> {
         match self.defines.get(name) {
             Some(v) if depth < 16 => {
                 let v = v.trim();
-                if !v.is_empty() && v.chars().all(|c| c.is_alphanumeric() || c == '_') {
-                    if self.defines.contains_key(v) && v != name {
-                        return self.expand_ident(v, depth + 1);
-                    }
+                if !v.is_empty()
+                    && v.chars().all(|c| c.is_alphanumeric() || c == '_')
+                    && self.defines.contains_key(v)
+                    && v != name
+                {
+                    return self.expand_ident(v, depth + 1);
                 }
                 v.to_string()
             }

@@ -156,9 +156,9 @@ pub fn import(paths: &[PathBuf], opts: &Options) -> Result<Imported, ImportError
         })?;
         let text = String::from_utf8_lossy(&head);
         if is_diff(p, &text) {
-            mods.push(ModuleImport::Patch(diff::import_diff(
+            mods.push(ModuleImport::Patch(Box::new(diff::import_diff(
                 p, &display, opts, &config, &mut notes,
-            )?));
+            )?)));
             continue;
         }
         let units = cfront::load_units(p, &display)?;
@@ -346,7 +346,7 @@ fn build(
     let patches: Vec<&PatchImport> = mods
         .iter()
         .filter_map(|m| match m {
-            ModuleImport::Patch(p) => Some(p),
+            ModuleImport::Patch(p) => Some(&**p),
             _ => None,
         })
         .collect();
@@ -438,10 +438,9 @@ fn build(
                 );
             }
             let cb = |i: usize| {
-                o.callbacks[i].as_ref().map(|e| {
-                    let x = effects(e, &sh, true, i == 0);
-                    x
-                })
+                o.callbacks[i]
+                    .as_ref()
+                    .map(|e| effects(e, &sh, true, i == 0))
             };
             for e in o.callbacks.iter().flatten() {
                 let a = e.all_flat();

@@ -43,7 +43,7 @@ pub struct TargetImport {
 }
 
 pub enum ModuleImport {
-    Patch(PatchImport),
+    Patch(Box<PatchImport>),
     Target(TargetImport),
 }
 
@@ -426,7 +426,7 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
             .and_then(|v| ix.const_eval(v))
             .unwrap_or(0)
     });
-    Ok(ModuleImport::Patch(PatchImport {
+    Ok(ModuleImport::Patch(Box::new(PatchImport {
         module: ix.module_name.clone(),
         replace,
         objects,
@@ -436,7 +436,7 @@ pub fn import_module(ix: &Index, notes: &mut Notes) -> Result<ModuleImport, Impo
         params,
         shadows,
         loc: patch.at.loc(),
-    }))
+    })))
 }
 
 fn bool_value(

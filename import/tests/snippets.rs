@@ -354,7 +354,7 @@ fn klp_build_patch_funcs_callbacks_and_replace() {
 ";
     let dir = tempfile::tempdir().unwrap();
     let p = write(&dir, "fix-cmdline.patch", diff);
-    let i = import(&[p.clone()], &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let i = import(std::slice::from_ref(&p), &Options::default()).unwrap_or_else(|e| panic!("{e}"));
     klp_model::scenario::Scenario::compile(&i.spec, "t").unwrap();
     let patch = &i.spec.patches["livepatch_fix_cmdline"];
     assert!(patch.replace, "klp-build builds replace patches by default");
