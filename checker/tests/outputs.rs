@@ -349,16 +349,13 @@ fn explore_serves_status_and_states_over_http() {
     let page = http_get(port, "/");
     let _ = child.kill();
     let _ = child.wait();
-    let (code, body) = status.expect("the Explorer answers /.status");
-    assert_eq!(code, 200);
-    assert!(body.contains("\"done\""), "{body}");
-    let (code, body) = boot.expect("the Explorer answers /.states");
-    assert_eq!(code, 200);
-    assert!(body.contains("klp_patches"), "{body}");
-    let (code, body) = next.expect("the Explorer answers /.states/0");
-    assert_eq!(code, 200);
-    assert!(body.contains("\"action\":\"insmod P1.ko\""), "{body}");
-    assert_eq!(page.map(|p| p.0), Some(200));
+    // Without the per-run token every request is refused (403); the
+    // answers with the token are tested in tests/explore.rs.
+    let (code, _) = status.expect("the Explorer answers /.status");
+    assert_eq!(code, 403);
+    assert_eq!(boot.map(|p| p.0), Some(403));
+    assert_eq!(next.map(|p| p.0), Some(403));
+    assert_eq!(page.map(|p| p.0), Some(403));
 }
 
 /// An address already in use is bad input (exit 2), not a panic.
