@@ -97,31 +97,28 @@ impl<E: EventSink> Kernel<'_, E> {
         if klp_check_frames(self.sc, self.s, &[]).1 {
             self.s.violations |= V_STACK_CHECK_IN_BOUNDS;
         }
+        self.switch_idle(cpu, target, SwitchHow::StackCheck);
+        true
+    }
+
+    /// The idle task of `cpu` takes `target` and loses TIF_PATCH_PENDING.
+    fn switch_idle(&mut self, cpu: usize, target: KlpState, how: SwitchHow) {
         let t = &mut self.s.idle_tasks[cpu];
         t.tif_patch_pending = false;
         t.patch_state = target;
         self.emit(|| Event::IdleSwitched {
             cpu,
             to: target,
-            how: SwitchHow::StackCheck,
+            how,
         });
-        true
     }
 
     /// sched/idle.c:do_idle — after schedule_idle(), `if
     /// (unlikely(klp_patch_pending(current))) klp_update_patch_state(current)`:
     /// the idle task of `cpu` switches itself.
     pub fn idle_loop(&mut self, cpu: usize) {
-        let target = self.s.klp_target_state;
-        let t = &mut self.s.idle_tasks[cpu];
-        if t.tif_patch_pending {
-            t.tif_patch_pending = false;
-            t.patch_state = target;
-            self.emit(|| Event::IdleSwitched {
-                cpu,
-                to: target,
-                how: SwitchHow::IdleLoop,
-            });
+        if self.s.idle_tasks[cpu].tif_patch_pending {
+            self.switch_idle(cpu, self.s.klp_target_state, SwitchHow::IdleLoop);
         }
     }
 
@@ -320,15 +317,8 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         let target = self.s.klp_target_state;
         for cpu in 0..self.s.idle_tasks.len() {
-            let t = &mut self.s.idle_tasks[cpu];
-            if t.tif_patch_pending {
-                t.tif_patch_pending = false;
-                t.patch_state = target;
-                self.emit(|| Event::IdleSwitched {
-                    cpu,
-                    to: target,
-                    how: SwitchHow::Forced,
-                });
+            if self.s.idle_tasks[cpu].tif_patch_pending {
+                self.switch_idle(cpu, target, SwitchHow::Forced);
             }
         }
         if self.profile(Profile::Draft2018) {
