@@ -189,6 +189,7 @@ fn hostile_report(name: &str, path: &str) -> ScenarioReport {
             }]),
             loop_start: None,
             actions: None,
+            why: None,
         }],
         expected_unique_states: None,
         coverage: None,
