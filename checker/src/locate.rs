@@ -260,9 +260,9 @@ mod tests {
     fn keys_indices_and_dotted_keys() {
         let p = |path| pos_of(TEXT, locate(TEXT, path).unwrap());
         let g = p("patches.P1.objects.vmlinux.funcs.g");
-        assert_eq!((g.line, g.column), (2, 58));
+        assert_eq!((g.line, g.column), (2, 56));
         let x = p("expect_by_profile.v5.4.x");
-        assert_eq!((x.line, x.column), (3, 35));
+        assert_eq!((x.line, x.column), (3, 34));
         let s = p("script[1].op");
         assert_eq!((s.line, s.column), (4, 18));
         // A key that is missing: the object that lacks it.
