@@ -90,12 +90,14 @@ const BUGS: &[Bug] = &[
             "stack-well-formed",
             "replace-leaves-only-new",
             "callback-pairing",
+            "consistent-universe",
         ],
-        kernel_too: &[],
+        // The reversed disable of P2 below P1 (klp_check_stack_func).
+        kernel_too: &["stack-check-in-bounds"],
     },
     Bug {
         variant: "skip-stack-check",
-        caught_by: &["no-dangling-code"],
+        caught_by: &["no-dangling-code", "consistent-universe"],
         kernel_too: &[],
     },
     Bug {

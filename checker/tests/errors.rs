@@ -172,7 +172,7 @@ fn durations_and_sizes_and_help() {
 #[test]
 fn timeout_bounds_every_pass_of_the_bench_scenario() {
     let bench =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/bench/bench-replace-4tasks.json");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/bench/bench-replace-3tasks.json");
     let started = Instant::now();
     let (code, stdout, stderr) = klpcheck(&[
         "check",

@@ -50,7 +50,7 @@ fn ctrl_c_stops_check_within_a_second_with_partial_reports() {
         .arg(&junit)
         .arg("--sarif")
         .arg(&sarif)
-        .arg(repo().join("specs/bench/bench-replace-4tasks.json"))
+        .arg(repo().join("specs/bench/bench-replace-3tasks.json"))
         .arg(repo().join("specs/bugs/two-transitions.json"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -144,16 +144,27 @@ fn replay_reports_the_first_failing_step_and_bad_input() {
     let mut v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
     // Drop the free_work step: rmmod of P1 is then impossible (refcount held).
-    v["steps"].as_array_mut().unwrap().remove(2);
+    let steps = v["steps"].as_array_mut().unwrap();
+    let free = steps
+        .iter()
+        .position(|s| s["action"]["op"] == "free_work")
+        .expect("the trace frees P1");
+    steps.remove(free);
+    let rmmod = steps
+        .iter()
+        .find(|s| s["action"]["op"] == "rmmod")
+        .expect("the trace removes P1")["index"]
+        .as_u64()
+        .unwrap();
     let broken = tmp.path().join("broken.json");
     std::fs::write(&broken, serde_json::to_string(&v).unwrap()).unwrap();
     let rp = klpcheck(&["replay", s.to_str().unwrap(), broken.to_str().unwrap()]);
     assert_eq!(rp.status.code(), Some(1));
     let err = text(&rp.stderr);
     assert!(
-        err.contains(
-            "step 4 (`rmmod P1`) no longer applies: it fails now (unload_error(P1,EAGAIN))"
-        ),
+        err.contains(&format!(
+            "step {rmmod} (`rmmod P1`) no longer applies: it fails now (unload_error(P1,EAGAIN))"
+        )),
         "{err}"
     );
 

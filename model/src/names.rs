@@ -251,14 +251,19 @@ pub fn check_spec(spec: &Spec) -> Result<(), SpecError> {
     for (name, v) in &spec.shadow_vars {
         let path = format!("shadow_vars.{name}");
         check_identifier(&path, "shadow variable name", name)?;
-        check_identifier(&format!("{path}.parent"), "shadow parent", &v.parent)?;
-        check_identifier(&format!("{path}.id"), "shadow id", &v.id)?;
+        // The parent and id are keys written as the C source has them
+        // (`&objs[0]`, `SV_LEAK`): text on one line, not identifiers.
+        check_line(&format!("{path}.parent"), "shadow parent", &v.parent, 64)?;
+        check_line(&format!("{path}.id"), "shadow id", &v.id, 64)?;
     }
     for (i, m) in spec.system_modifications.iter().enumerate() {
-        check_identifier(
+        // A name for a change of the system, possibly an import's marked
+        // placeholder (`TODO(import) console_loglevel`): one line of text.
+        check_line(
             &format!("system_modifications[{i}]"),
             "system modification",
             m,
+            128,
         )?;
     }
     for (name, p) in &spec.patches {

@@ -185,6 +185,12 @@ pub fn case_steps(model: &KlpModel, walk: &Walk) -> Vec<CaseStep> {
                 None,
             ),
         };
+        // A command the trace leaves in the kernel (its next steps are
+        // `kernel_continue` steps of their own, with task steps between).
+        let mut args = args;
+        if after.klp_op.is_some() && !matches!(a, Action::Continue { .. }) {
+            args.insert("returns".into(), json!(false));
+        }
         out.push(CaseStep {
             op,
             args,

@@ -57,9 +57,12 @@ fn claim08() -> (KlpModel, Walk) {
     );
     let spec = parse_spec(&std::fs::read_to_string(path).unwrap()).unwrap();
     let model = KlpModel::new(Scenario::compile(&spec, "claim-08").unwrap());
+    // Each insmod, then the rest of its command on a quiet machine.
     let actions = [
         Action::Insmod(0, InsmodParams::default()),
+        Action::Continue { busy: 0 },
         Action::Insmod(1, InsmodParams::default()),
+        Action::Continue { busy: 0 },
         Action::FreeWork(0),
         Action::Rmmod(0),
         Action::Call { task: 0, func: 0 },
@@ -76,7 +79,7 @@ fn itf_trace_decodes_with_the_itf_crate() {
     let trace = itf::trace_from_str::<ItfState>(&text).expect("the itf crate reads it");
     assert_eq!(trace.meta.format.as_deref(), Some("ITF"));
     assert_eq!(trace.vars, klp_reports::itf::VARS);
-    assert_eq!(trace.states.len(), 6);
+    assert_eq!(trace.states.len(), 8);
     for (i, s) in trace.states.iter().enumerate() {
         assert_eq!(s.meta.index, Some(i as u64));
     }
@@ -86,14 +89,21 @@ fn itf_trace_decodes_with_the_itf_crate() {
     assert_eq!(boot.klp_target_state, "IDLE");
     assert_eq!(boot.modules_loaded, BTreeSet::from(["vmlinux".to_string()]));
     assert!(boot.system_modifications.is_empty());
-    let after_p2 = &trace.states[2].value;
+    // The first state where P2 replaced P1 (the insmod takes several
+    // steps: the command's first try, then klp_transition_work).
+    let after_p2 = &trace
+        .states
+        .iter()
+        .find(|s| s.value.klp_patches == ["P2"])
+        .expect("P2 replaces P1")
+        .value;
     assert_eq!(after_p2.klp_patches, ["P2"]);
     assert_eq!(after_p2.func_stacks["f"], ["P2"]);
     assert_eq!(after_p2.patches["P1"].life, "freeing");
     assert!(after_p2.patches["P1"].replaced);
     assert_eq!(after_p2.patches["P2"].loads, 1);
     assert_eq!(after_p2.shadow_vars, BTreeSet::from(["V".to_string()]));
-    let last = &trace.states[5].value;
+    let last = &trace.states.last().unwrap().value;
     assert_eq!(last.action, "task 1 calls f()");
     assert!(last.shadow_vars.is_empty());
     assert_eq!(last.klp_transition_patch, "");

@@ -51,6 +51,8 @@ pub const STEP_OPS: &[&str] = &[
     "free_work",
     "task_call",
     "task_return",
+    "kernel_continue",
+    "idle_loop",
 ];
 
 /// Ops that drive the model's tasks directly: a script that uses them gets no
