@@ -18,7 +18,9 @@
 //! admin eventually stops typing (loops contain no admin command), and with
 //! `fairness.admin_forces` the admin eventually writes 1 to `force` of a
 //! stuck transition patch (weak fairness). A component is fair when, in
-//! addition, every just task is at user space in one of its states.
+//! addition, every just task is at user space in one of its states, and so
+//! is every `fairness.interruptible` sleeper that has TIF_PATCH_PENDING in
+//! one of its states (klp_send_signals wakes it every 15th failed try).
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
@@ -350,9 +352,16 @@ fn find_lasso(model: &KlpModel, g: &Graph, pending: &[bool]) -> Option<(Vec<Acti
         if !fair {
             continue;
         }
-        // Each just task is at user space somewhere in C.
+        // Each just task is at user space somewhere in C; so is each
+        // interruptible sleeper that is pending somewhere in C (the fake
+        // signal of klp_send_signals wakes it: the tries go on in C).
         let mut waypoints = Vec::new();
-        for &t in &just {
+        let woken = model.sc.fairness.interruptible.iter().copied().filter(|&t| {
+            m.iter()
+                .any(|&s| g.states[s].tasks.get(t).is_some_and(|x| x.tif_patch_pending))
+        });
+        let obliged: Vec<usize> = just.iter().copied().chain(woken).collect();
+        for &t in &obliged {
             match m.iter().find(|&&s| at_user(g, s, t)) {
                 Some(&s) => waypoints.push(s),
                 None => {
