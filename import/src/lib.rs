@@ -549,6 +549,7 @@ fn build(
     );
     Ok(Spec {
         cpus: None,
+        stack_check_oob: Default::default(),
         spec_version: spec::SPEC_VERSION,
         name: Some(if opts.series {
             format!("series-{}", order.join("-"))

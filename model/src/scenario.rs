@@ -301,6 +301,8 @@ pub struct Scenario {
     pub patches: Vec<Patch>,
     /// CPUs of the machine (each has an idle task).
     pub cpus: u32,
+    /// What klp_check_stack_func's out-of-bounds func covers.
+    pub stack_check_oob: spec::OobRange,
     pub tasks: Tasks,
     pub admin: Admin,
     pub fairness: Fairness,
@@ -546,6 +548,7 @@ impl Compiler {
             sysmods: self.sysmods,
             patches,
             cpus,
+            stack_check_oob: spec.stack_check_oob,
             tasks,
             admin,
             fairness,

@@ -53,6 +53,16 @@ pub struct Spec {
     /// exists, so every sleeping task can be switched by the first try.
     #[serde(default)]
     pub cpus: Option<u32>,
+    /// What the `struct klp_func` that klp_check_stack_func reads past the
+    /// bottom of a func_stack (the `klp_ops` list head, see
+    /// `stack-check-in-bounds`) happens to cover: `nothing` (default: the
+    /// bogus range matches no return address, as on the lab's 6.1 run,
+    /// where the reversal completed) or `everything` (the range covers every
+    /// kernel address, as in 3 of 4 boots of 7.2.13, where `new_func` read
+    /// 0 and `new_size` a kernel pointer: no task passes the stack check,
+    /// and a task that never leaves the kernel keeps the transition open).
+    #[serde(default)]
+    pub stack_check_oob: OobRange,
     /// The tasks that run kernel code.
     #[serde(default)]
     pub tasks: TasksSpec,
@@ -362,6 +372,15 @@ pub struct TasksSpec {
     /// last patch_state, until do_task_dead.
     #[serde(default)]
     pub exit_calls: Vec<String>,
+}
+
+/// See [`Spec::stack_check_oob`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OobRange {
+    #[default]
+    Nothing,
+    Everything,
 }
 
 /// What kind of task runs the kernel code.

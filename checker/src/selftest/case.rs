@@ -307,6 +307,7 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
                     .ok_or("at `cpus`: must be a number of CPUs")?,
             ),
         },
+        stack_check_oob: Default::default(),
         patches: BTreeMap::new(),
         tasks: TasksSpec {
             count: 0,
