@@ -569,6 +569,7 @@ fn build(
         expected_unique_states: None,
         script: None,
         expected_events: None,
+        plans: BTreeMap::new(),
     })
 }
 

@@ -88,7 +88,26 @@ fn running(sc: &Scenario, busy: u16) -> String {
 
 /// The same, with what the state adds (which function a task returns from,
 /// and whether it goes back to user space).
+///
+/// An admin command of a plan says which plan and step it is:
+/// `[plan 'downgrade' step 4: load_livepatch v2] insmod livepatch_v2.ko`.
 pub fn command_in(sc: &Scenario, s: &State, a: &Action) -> String {
+    let text = command_in_kernel(sc, s, a);
+    if !sc.plan_governs(a) {
+        return text;
+    }
+    let plans: Vec<String> = sc
+        .plans_taking(s, a)
+        .iter()
+        .map(|(plan, cmd)| format!("plan '{}' step {}: {}", plan.name, cmd.step + 1, cmd.text))
+        .collect();
+    if plans.is_empty() {
+        return text;
+    }
+    format!("[{}] {text}", plans.join("; "))
+}
+
+fn command_in_kernel(sc: &Scenario, s: &State, a: &Action) -> String {
     match *a {
         Action::Continue { busy } => {
             let module = |p: u8| sc.patches[p as usize].module.as_str();
