@@ -96,15 +96,29 @@ pub fn command_in(sc: &Scenario, s: &State, a: &Action) -> String {
     if !sc.plan_governs(a) {
         return text;
     }
-    let plans: Vec<String> = sc
-        .plans_taking(s, a)
-        .iter()
-        .map(|(plan, cmd)| format!("plan '{}' step {}: {}", plan.name, cmd.step + 1, cmd.text))
-        .collect();
-    if plans.is_empty() {
+    // Plans that share this step (a common prefix) are named together.
+    let mut groups: Vec<(usize, &str, Vec<String>)> = Vec::new();
+    for (plan, cmd) in sc.plans_taking(s, a) {
+        let name = format!("'{}'", plan.name);
+        match groups
+            .iter_mut()
+            .find(|(step, t, _)| *step == cmd.step && *t == cmd.text)
+        {
+            Some(g) => g.2.push(name),
+            None => groups.push((cmd.step, &cmd.text, vec![name])),
+        }
+    }
+    if groups.is_empty() {
         return text;
     }
-    format!("[{}] {text}", plans.join("; "))
+    let shown: Vec<String> = groups
+        .iter()
+        .map(|(step, t, names)| {
+            let plural = if names.len() > 1 { "plans" } else { "plan" };
+            format!("{plural} {} step {}: {t}", names.join(", "), step + 1)
+        })
+        .collect();
+    format!("[{}] {text}", shown.join("; "))
 }
 
 fn command_in_kernel(sc: &Scenario, s: &State, a: &Action) -> String {

@@ -22,9 +22,8 @@
 //! `write_error(P,enabled,EINVAL)`, `unload_error(P,EAGAIN)`) and the plan
 //! moves on, as a shell script without `set -e` would. A step with
 //! `"retry": true` stays the plan's next step until a try succeeds (the
-//! selftests' `loop_until`); a failure the kernel reports only after the
-//! command let the mutex go (a later object's pre_patch callback) counts
-//! as typed.
+//! selftests' `loop_until`); a failure found by a later step of the same
+//! command (a later object's pre_patch callback) counts as typed.
 //!
 //! **Waits.** `load_livepatch` (`load_lp`) waits until the patch's
 //! transition is over before the next step; `disable_livepatch`
