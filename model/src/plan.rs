@@ -356,3 +356,80 @@ fn step_text(step: &crate::spec::PlanStepSpec) -> String {
         S::wait_livepatch_gone(a) => format!("wait_livepatch_gone {}", a.patch),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{parse_spec, Action, InsmodParams, KlpModel, Scenario};
+
+    /// P1 and P2 patch f; task 1 may call f. Plan `a`: P1 without waiting,
+    /// then P2 (an insmod during P1's transition, -EBUSY) and rmmod of P1;
+    /// plan `b`: the same P2 insmod with retry.
+    fn model() -> KlpModel {
+        let spec = parse_spec(
+            r#"{
+            "spec_version": 1,
+            "objects": {"vmlinux": {"funcs": ["f"]}},
+            "patches": {"P1": {"objects": {"vmlinux": {"funcs": {"f": {}}}}},
+                        "P2": {"objects": {"vmlinux": {"funcs": {"f": {}}}}}},
+            "tasks": {"count": 1, "entry": ["f"]},
+            "plans": {
+              "a": [{"op": "load_livepatch_nowait", "args": {"patch": "P1"}},
+                    {"op": "load_livepatch_nowait", "args": {"patch": "P2"}},
+                    {"op": "try_unload_module", "args": {"module": "P1"}}],
+              "b": [{"op": "load_livepatch_nowait", "args": {"patch": "P1"}},
+                    {"op": "load_livepatch", "args": {"patch": "P2", "retry": true}},
+                    {"op": "write_enabled", "args": {"patch": "P2", "value": 0}}]
+            }
+        }"#,
+        )
+        .unwrap();
+        KlpModel::new(Scenario::compile(&spec, "unit").unwrap())
+    }
+
+    fn offered(m: &KlpModel, s: &crate::State) -> Vec<Action> {
+        let mut v = Vec::new();
+        stateright::Model::actions(m, s, &mut v);
+        v
+    }
+
+    #[test]
+    fn a_failed_step_moves_on_unless_it_retries() {
+        let m = model();
+        let insmod = |p| Action::Insmod(p, InsmodParams::default());
+        let boot = m.boot();
+        // Only the plans' first command; no free admin command.
+        assert!(offered(&m, &boot).contains(&insmod(0)));
+        assert!(!offered(&m, &boot).contains(&insmod(1)));
+        // P1's insmod; task 1 sleeps in f (old code), so the transition stays open.
+        let (s, _) = m.step_command(&boot, &Action::Call { task: 0, func: 0 });
+        let (s, _) = m.step_command(&s, &insmod(0));
+        assert_eq!(s.klp_transition_patch, Some(0));
+        assert_eq!((s.plan_cursor(0), s.plan_cursor(1)), (1, 1));
+        // P2's insmod fails with -EBUSY, as the kernel reports it.
+        let (s, events) = m.step_with_events(&s, &insmod(1));
+        let lines: Vec<String> = events.iter().map(|e| e.oracle(&m.sc)).collect();
+        assert_eq!(lines, ["load_error(P2,EBUSY)"]);
+        // Plan a moved on (to rmmod P1); plan b (retry) is still at P2's insmod.
+        assert_eq!((s.plan_cursor(0), s.plan_cursor(1)), (2, 1));
+        let next = offered(&m, &s);
+        assert!(next.contains(&Action::Rmmod(0)));
+        assert!(next.contains(&insmod(1)));
+        // Taking plan a's rmmod drops plan b.
+        let (s2, _) = m.step_with_events(&s, &Action::Rmmod(0));
+        assert_eq!((s2.plan_cursor(0), s2.plan_cursor(1)), (3, super::DROPPED));
+        // Plan b: once P1's transition is over, the retried insmod succeeds,
+        // and b waits for P2's transition before its write.
+        let (s, _) = m.step_with_events(&s, &Action::Return { task: 0 });
+        let (s, _) = m.step_with_events(&s, &Action::TransitionWork { busy: 0 });
+        assert_eq!(s.klp_transition_patch, None);
+        let (s, _) = m.step_command(&s, &Action::Call { task: 0, func: 0 });
+        let (s, _) = m.step_command(&s, &insmod(1));
+        assert_eq!(s.plan_cursor(1), 2);
+        assert_eq!(s.plan_cursor(0), super::DROPPED);
+        assert_eq!(s.klp_transition_patch, Some(1));
+        assert!(!offered(&m, &s).contains(&Action::WriteEnabled(1, false)));
+        let (s, _) = m.step_with_events(&s, &Action::Return { task: 0 });
+        let (s, _) = m.step_with_events(&s, &Action::TransitionWork { busy: 0 });
+        assert!(offered(&m, &s).contains(&Action::WriteEnabled(1, false)));
+    }
+}
