@@ -77,7 +77,9 @@ fn series_import_plans_upgrade_and_downgrade_and_finds_the_module_exit_hazard() 
     let trace = uaf.trace.as_ref().expect("a counterexample");
     // The route starts with fix1 (a plan step), not fix2 on a clean system.
     assert!(
-        trace[0].action.contains("step 1: load_livepatch livepatch_shadow_fix1"),
+        trace[0]
+            .action
+            .contains("step 1: load_livepatch livepatch_shadow_fix1"),
         "{}",
         trace[0].action
     );

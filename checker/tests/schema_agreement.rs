@@ -130,7 +130,11 @@ const CROSS_REFERENCES: &[(&str, &str, &str)] = &[
         "\"args\": {\"patch\": \"P1\"}",
         "\"args\": {\"patch\": \"P9\"}",
     ),
-    ("plan step on an unknown module", "\"module\": \"mod\"", "\"module\": \"nomod\""),
+    (
+        "plan step on an unknown module",
+        "\"module\": \"mod\"",
+        "\"module\": \"nomod\"",
+    ),
     (
         "function declared in two objects",
         "\"funcs\": [\"h\"]",

@@ -184,17 +184,12 @@ pub fn compile(
     sc: &Scenario,
 ) -> Result<(Vec<Plan>, u64), crate::scenario::SpecError> {
     use crate::spec::PlanStepSpec as S;
-    let err = |path: String, msg: String| crate::scenario::SpecError::Semantic {
-        path,
-        message: msg,
-    };
+    let err =
+        |path: String, msg: String| crate::scenario::SpecError::Semantic { path, message: msg };
     if plans.len() > MAX_PLANS {
         return Err(err(
             "plans".into(),
-            format!(
-                "{} plans; at most {MAX_PLANS} are supported",
-                plans.len()
-            ),
+            format!("{} plans; at most {MAX_PLANS} are supported", plans.len()),
         ));
     }
     let patch = |path: &str, name: &str| -> Result<PatchId, crate::scenario::SpecError> {
@@ -229,7 +224,12 @@ pub fn compile(
                 match step {
                     S::load_livepatch(a) => {
                         let p = patch(&path, &a.patch)?;
-                        (Some(insmod(p)), a.retry, vec![], vec![Wait::TransitionDone(p)])
+                        (
+                            Some(insmod(p)),
+                            a.retry,
+                            vec![],
+                            vec![Wait::TransitionDone(p)],
+                        )
                     }
                     S::load_livepatch_nowait(a) => {
                         let p = patch(&path, &a.patch)?;
@@ -247,10 +247,7 @@ pub fn compile(
                     S::write_enabled(a) => {
                         let p = patch(&path, &a.patch)?;
                         if a.value > 1 {
-                            return Err(err(
-                                format!("{path}.args.value"),
-                                "must be 0 or 1".into(),
-                            ));
+                            return Err(err(format!("{path}.args.value"), "must be 0 or 1".into()));
                         }
                         (
                             Some(Action::WriteEnabled(p, a.value == 1)),

@@ -290,9 +290,7 @@ impl State {
             klp_forced: false,
             violations: 0,
             // Every plan at its first command; unused bytes dropped.
-            plan_pos: u64::MAX
-                .checked_shl(8 * sc.plans.len() as u32)
-                .unwrap_or(0),
+            plan_pos: u64::MAX.checked_shl(8 * sc.plans.len() as u32).unwrap_or(0),
         }
     }
 
