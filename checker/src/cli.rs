@@ -64,8 +64,9 @@ pub struct ImportArgs {
     /// patches (.patch/.diff), in series order.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// The files are versions of one livepatch, oldest first: the search may
-    /// load older versions again after newer ones (downgrades).
+    /// The files are versions of one livepatch, oldest first: the scenario
+    /// gets ordered admin plans for the upgrade and the downgrade between
+    /// each pair of consecutive versions (`plans`), which `check` explores.
     #[arg(long)]
     pub series: bool,
     /// Force `klp_patch.replace = true` on every patch (a cumulative series).

@@ -40,7 +40,19 @@ pub fn kind_of(sc: &Scenario, a: &Action) -> String {
 pub fn allowed_kinds(sc: &Scenario) -> Vec<String> {
     let admin = &sc.admin;
     let mut out = Vec::new();
+    // With plans, the admin types the plans' commands only.
+    for plan in &sc.plans {
+        for cmd in &plan.cmds {
+            let kind = kind_of(sc, &cmd.action);
+            if !out.contains(&kind) {
+                out.push(kind);
+            }
+        }
+    }
     for (i, _) in sc.patches.iter().enumerate() {
+        if !sc.plans.is_empty() {
+            break;
+        }
         let p = i as u8;
         if admin.max_loads[i] > 0 {
             out.push(kind_of(sc, &Action::Insmod(p, Default::default())));
@@ -60,6 +72,9 @@ pub fn allowed_kinds(sc: &Scenario) -> Vec<String> {
     }
     for m in 1..sc.objects.len() {
         let m = m as u8;
+        if sc.plan_modules & (1 << m) != 0 {
+            continue;
+        }
         if admin.target_load & (1 << m) != 0 {
             out.push(kind_of(sc, &Action::LoadModule(m)));
         }

@@ -43,6 +43,12 @@ pub fn schema() -> Value {
     props["shadow_vars"]["maxProperties"] = json!(MAX_SHADOW_VARS);
     props["system_modifications"]["maxItems"] = json!(MAX_SYSMODS);
     props["system_modifications"]["uniqueItems"] = json!(true);
+    props["plans"]["maxProperties"] = json!(klp_model::plan::MAX_PLANS);
+    props["plans"]["propertyNames"] = json!({
+        "pattern": "^[A-Za-z0-9_-]+$",
+        "maxLength": klp_model::names::MAX_IDENT
+    });
+    props["plans"]["additionalProperties"]["maxItems"] = json!(klp_model::plan::MAX_PLAN_STEPS);
     // A search needs a task; a scripted scenario drives its own.
     s["if"] = json!({"not": {"required": ["script"]}});
     s["then"] = json!({"properties": {"tasks": {"properties": {"count": {"minimum": 1}}}}});
@@ -52,6 +58,7 @@ pub fn schema() -> Value {
     tasks["max_depth"]["minimum"] = json!(1);
     tasks["max_depth"]["maximum"] = json!(MAX_DEPTH);
     defs["AdminSpec"]["properties"]["insmod"]["additionalProperties"]["maximum"] = json!(MAX_LOADS);
+    defs["PlanEnabledArgs"]["properties"]["value"]["maximum"] = json!(1);
     defs["ObjectSpec"]["properties"]["funcs"]["maxItems"] = json!(MAX_FUNCS);
     defs["ObjectSpec"]["properties"]["funcs"]["uniqueItems"] = json!(true);
     // klp_enable_patch returns -EINVAL for a patch without objects.

@@ -44,6 +44,9 @@ const BASE: &str = r#"{
   "patches": {"P1": {"objects": {"vmlinux": {"funcs": {"f": {"uses_shadow": ["V"], "needs": ["M"]}}}}}},
   "tasks": {"count": 1, "max_depth": 1},
   "admin": {"insmod": {"P1": 1}},
+  "plans": {"up": [{"op": "load_livepatch", "args": {"patch": "P1"}},
+                   {"op": "write_enabled", "args": {"patch": "P1", "value": 0}},
+                   {"op": "unload_module", "args": {"module": "mod", "retry": true}}]},
   "expect": {"single-transition": "holds"}
 }"#;
 
@@ -90,6 +93,16 @@ const STRUCTURAL: &[(&str, &str, &str)] = &[
     ("empty object name", "\"mod\":", "\"\":"),
     ("trailing text", "\"holds\"}\n}", "\"holds\"}\n} {}"),
     ("not JSON", "\"spec_version\": 1,", "\"spec_version\": 1,,"),
+    ("unknown plan step op", "\"op\": \"load_livepatch\"", "\"op\": \"load_patch\""),
+    ("plan step without args", "{\"op\": \"load_livepatch\", \"args\": {\"patch\": \"P1\"}}", "{\"op\": \"load_livepatch\"}"),
+    ("unknown plan step arg", "\"module\": \"mod\",", "\"module\": \"mod\", \"wait\": true,"),
+    ("write_enabled 2", "\"value\": 0", "\"value\": 2"),
+    ("plan name with a space", "\"up\":", "\"up grade\":"),
+    (
+        "nine plans",
+        "\"plans\": {",
+        "\"plans\": {\"a\": [], \"b\": [], \"c\": [], \"d\": [], \"e\": [], \"f\": [], \"g\": [], \"h\": [], ",
+    ),
 ];
 
 /// Bad files only the loader can reject: a name that must be declared
@@ -112,6 +125,16 @@ const CROSS_REFERENCES: &[(&str, &str, &str)] = &[
         "{\"P1\": {\"objects\": {\"nomod\"",
     ),
     ("insmod of an unknown patch", "{\"P1\": 1}", "{\"P9\": 1}"),
+    (
+        "plan step on an unknown patch",
+        "\"args\": {\"patch\": \"P1\"}",
+        "\"args\": {\"patch\": \"P9\"}",
+    ),
+    (
+        "plan step on an unknown module",
+        "\"module\": \"mod\"",
+        "\"module\": \"nomod\"",
+    ),
     (
         "function declared in two objects",
         "\"funcs\": [\"h\"]",

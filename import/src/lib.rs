@@ -101,8 +101,9 @@ impl Notes {
 /// How to import.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// The inputs are versions of one livepatch, oldest first: the admin may
-    /// load each older version again after a newer one (downgrades).
+    /// The inputs are versions of one livepatch, oldest first: the scenario
+    /// gets plans for the upgrade and the downgrade between each pair of
+    /// consecutive versions (see `series_plans`).
     pub series: bool,
     /// Force `klp_patch.replace = true` on every patch.
     pub replace: bool,
@@ -513,14 +514,12 @@ fn build(
             )
         })
         .collect();
-    let mut admin = spec::AdminSpec::default();
-    if opts.series && out_patches.len() > 1 {
-        // Every version but the newest may be loaded again after a newer one
-        // (a downgrade), so the search sees upgrade and downgrade.
-        for m in &order[..order.len() - 1] {
-            admin.insmod.insert(m.clone(), 2);
-        }
-    }
+    let admin = spec::AdminSpec::default();
+    let plans = if opts.series && out_patches.len() > 1 {
+        series_plans(&order, &out_patches, paths, notes)
+    } else {
+        BTreeMap::new()
+    };
     let inputs: Vec<String> = paths
         .iter()
         .map(|p| {
@@ -571,7 +570,85 @@ fn build(
         expected_unique_states: None,
         script: None,
         expected_events: None,
+        plans,
     })
+}
+
+/// The admin's routes through a series (oldest first), as ordered plans:
+/// for each pair of consecutive versions `a`, `b`, the upgrade a -> b and
+/// the downgrade b -> a that follows it.
+///
+/// When `b` is a replace (cumulative) patch, the upgrade loads `b` over `a`
+/// and removes `a`'s module once its refcount is 0 (the replaced patch is
+/// freed); the downgrade then loads `a` again over `b` and removes `b`
+/// (when `a` is not a replace patch, it disables and removes `b` first and
+/// loads `a` after: a non-replace `a` would stack on `b`). When `b` stacks
+/// on `a` (no replace), the upgrade loads `b` over `a`, and the downgrade
+/// disables and removes `b`. Every plan starts on a clean system with `a`:
+/// the routes between consecutive versions, not every version on a clean
+/// system. At most `plan::MAX_PLANS` plans: a longer series keeps the
+/// routes between its newest versions (a note says so).
+fn series_plans(
+    order: &[String],
+    patches: &BTreeMap<String, PatchSpec>,
+    paths: &[PathBuf],
+    notes: &mut Notes,
+) -> BTreeMap<String, Vec<spec::PlanStepSpec>> {
+    use spec::{PlanModuleArgs, PlanPatchArgs, PlanStepSpec as S};
+    let load = |p: &str| {
+        S::load_livepatch(PlanPatchArgs {
+            patch: p.to_string(),
+            retry: false,
+            note: None,
+        })
+    };
+    let disable = |p: &str| {
+        S::disable_livepatch(PlanPatchArgs {
+            patch: p.to_string(),
+            retry: false,
+            note: None,
+        })
+    };
+    let unload = |m: &str| {
+        S::unload_module(PlanModuleArgs {
+            module: m.to_string(),
+            retry: false,
+            note: None,
+        })
+    };
+    let pairs: Vec<(&String, &String)> = order.iter().zip(order.iter().skip(1)).collect();
+    let keep = klp_model::plan::MAX_PLANS / 2;
+    let skipped = pairs.len().saturating_sub(keep);
+    if skipped > 0 {
+        notes.note(
+            Loc::file(&paths[0].display().to_string()),
+            format!(
+                "the series has {} steps between versions; the scenario plans the {keep} newest \
+                 (at most {} plans)",
+                pairs.len(),
+                klp_model::plan::MAX_PLANS
+            ),
+        );
+    }
+    let mut plans = BTreeMap::new();
+    for (a, b) in pairs.into_iter().skip(skipped) {
+        let mut up = vec![load(a), load(b)];
+        let mut down = up.clone();
+        if patches[b].replace {
+            up.push(unload(a));
+            down.push(unload(a));
+            if patches[a].replace {
+                down.extend([load(a), unload(b)]);
+            } else {
+                down.extend([disable(b), unload(b), load(a)]);
+            }
+        } else {
+            down.extend([disable(b), unload(b)]);
+        }
+        plans.insert(format!("upgrade-{a}-to-{b}"), up);
+        plans.insert(format!("downgrade-{b}-to-{a}"), down);
+    }
+    plans
 }
 
 /// The scenario as JSON, without the keys that only repeat a default.
@@ -597,6 +674,7 @@ fn prune(v: &mut serde_json::Value, key: &str) {
             "enable",
             "force",
             "admin_forces",
+            "retry",
         ];
         m.retain(|k, x| match x {
             Value::Null => false,

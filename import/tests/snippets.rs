@@ -285,7 +285,7 @@ MODULE_INFO(livepatch, \"Y\");
 }
 
 #[test]
-fn series_keeps_order_and_allows_downgrades() {
+fn series_keeps_order_and_plans_upgrades_and_downgrades() {
     let dir = tempfile::tempdir().unwrap();
     let mk = |n: u32| {
         format!(
@@ -309,9 +309,34 @@ MODULE_INFO(livepatch, \"Y\");
     };
     let i = import(&files, &opts).unwrap();
     assert_eq!(i.spec.name.as_deref(), Some("series-v1-v2-v3"));
-    assert_eq!(i.spec.admin.insmod.get("v1"), Some(&2));
-    assert_eq!(i.spec.admin.insmod.get("v2"), Some(&2));
-    assert_eq!(i.spec.admin.insmod.get("v3"), None);
+    // An upgrade and a downgrade plan between consecutive versions.
+    let plans: Vec<&String> = i.spec.plans.keys().collect();
+    assert_eq!(
+        plans,
+        [
+            "downgrade-v2-to-v1",
+            "downgrade-v3-to-v2",
+            "upgrade-v1-to-v2",
+            "upgrade-v2-to-v3"
+        ]
+    );
+    let ops = |name: &str| -> Vec<String> {
+        i.spec.plans[name]
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap()["op"].to_string())
+            .collect()
+    };
+    assert_eq!(
+        ops("downgrade-v3-to-v2"),
+        [
+            "\"load_livepatch\"",
+            "\"load_livepatch\"",
+            "\"unload_module\"",
+            "\"load_livepatch\"",
+            "\"unload_module\""
+        ]
+    );
+    assert!(i.spec.admin.insmod.is_empty());
     assert!(i.spec.patches.values().all(|p| p.replace));
 }
 

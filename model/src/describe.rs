@@ -94,7 +94,40 @@ fn running(sc: &Scenario, busy: u16) -> String {
 
 /// The same, with what the state adds (which function a task returns from,
 /// and whether it goes back to user space).
+///
+/// An admin command of a plan says which plan and step it is:
+/// `[plan 'downgrade' step 4: load_livepatch v2] insmod livepatch_v2.ko`.
 pub fn command_in(sc: &Scenario, s: &State, a: &Action) -> String {
+    let text = command_in_kernel(sc, s, a);
+    if !sc.plan_governs(a) {
+        return text;
+    }
+    // Plans that share this step (a common prefix) are named together.
+    let mut groups: Vec<(usize, &str, Vec<String>)> = Vec::new();
+    for (plan, cmd) in sc.plans_taking(s, a) {
+        let name = format!("'{}'", plan.name);
+        match groups
+            .iter_mut()
+            .find(|(step, t, _)| *step == cmd.step && *t == cmd.text)
+        {
+            Some(g) => g.2.push(name),
+            None => groups.push((cmd.step, &cmd.text, vec![name])),
+        }
+    }
+    if groups.is_empty() {
+        return text;
+    }
+    let shown: Vec<String> = groups
+        .iter()
+        .map(|(step, t, names)| {
+            let plural = if names.len() > 1 { "plans" } else { "plan" };
+            format!("{plural} {} step {}: {t}", names.join(", "), step + 1)
+        })
+        .collect();
+    format!("[{}] {text}", shown.join("; "))
+}
+
+fn command_in_kernel(sc: &Scenario, s: &State, a: &Action) -> String {
     match *a {
         Action::Continue { busy } => {
             let module = |p: u8| sc.patches[p as usize].module.as_str();

@@ -24,7 +24,8 @@
 //! Layout, one module per kernel concern: [`core`] (core.c), [`transition`]
 //! (transition.c), [`patch`] (patch.c), [`callbacks`] (core.h), [`shadow`]
 //! (shadow.c), [`klp_state`] (state.c), [`task`] (the tasks), [`properties`]
-//! (the invariants), [`model`] (the stateright model).
+//! (the invariants), [`model`] (the stateright model), [`plan`] (the
+//! admin's ordered plans: an admin's order, not a kernel rule).
 
 pub mod action;
 pub mod callbacks;
@@ -37,6 +38,7 @@ pub mod klp_state;
 pub mod model;
 pub mod names;
 pub mod patch;
+pub mod plan;
 pub mod profile;
 pub mod properties;
 pub mod scenario;

@@ -52,43 +52,61 @@ impl KlpModel {
 }
 
 /// The step function: one action, atomically, from `s`.
+///
+/// In a scenario with plans, an admin command is also a step of the plans
+/// whose next command it is ([`crate::plan`]): their cursors move on (a
+/// failed `retry` step stays), the other plans are dropped.
 pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> State {
-    use crate::errno::{EAGAIN, EEXIST};
     let mut next = s.clone();
-    let mut k = Kernel::new(sc, &mut next, ev);
+    let ok = step_kernel(sc, &mut next, a, ev);
+    if sc.plan_governs(a) {
+        sc.advance_plans(s, &mut next, a, ok);
+    }
+    next
+}
+
+/// The kernel's part of `step`; false when the command failed (the errno
+/// it printed).
+fn step_kernel<E: EventSink>(sc: &Scenario, next: &mut State, a: &Action, ev: &mut E) -> bool {
+    use crate::errno::{EAGAIN, EEXIST};
+    let mut k = Kernel::new(sc, next, ev);
+    let mut ok = true;
     match *a {
         Action::Insmod(p, params) => {
             if k.s.patch(p).module_loaded() {
                 k.emit(|| Event::LoadErrorPatch(p, EEXIST));
+                ok = false;
             } else {
-                let _ = k.klp_enable_patch(p, params);
+                ok = k.klp_enable_patch(p, params).is_ok();
             }
         }
         Action::WriteEnabled(p, v) => {
             if k.s.patch(p).has_sysfs_dir() {
-                let _ = k.enabled_store(p, v);
+                ok = k.enabled_store(p, v).is_ok();
             } else {
                 k.emit(|| Event::WriteError {
                     patch: p,
                     attr: "enabled",
                     errno: 2,
                 });
+                ok = false;
             }
         }
         Action::WriteForce(p) => {
             if k.s.patch(p).has_sysfs_dir() {
-                let _ = k.force_store(p);
+                ok = k.force_store(p).is_ok();
             } else {
                 k.emit(|| Event::WriteError {
                     patch: p,
                     attr: "force",
                     errno: 2,
                 });
+                ok = false;
             }
         }
         Action::Rmmod(p) => {
             if k.s.patch(p).module_loaded() {
-                let _ = k.rmmod_livepatch(p);
+                ok = k.rmmod_livepatch(p).is_ok();
             }
         }
         Action::SetPrePatchRet(p, v) => k.s.patch_mut(p).pre_patch_ret = v,
@@ -105,8 +123,9 @@ pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> S
         Action::LoadModule(m) => {
             if k.s.modules_loaded & (1 << m) != 0 {
                 k.emit(|| Event::LoadErrorModule(m, EEXIST));
+                ok = false;
             } else {
-                let _ = k.klp_module_coming(m);
+                ok = k.klp_module_coming(m).is_ok();
             }
         }
         Action::UnloadModule(m) => {
@@ -117,6 +136,7 @@ pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> S
                 // module reference: delete_module -> try_stop_module fails
                 // with -EWOULDBLOCK.
                 k.emit(|| Event::LoadErrorModule(m, EAGAIN));
+                ok = false;
             } else {
                 k.klp_module_going(m);
             }
@@ -127,7 +147,7 @@ pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> S
         Action::Exit { task } => k.do_exit(task as usize),
         Action::Dead { task } => k.do_task_dead(task as usize),
     }
-    next
+    ok
 }
 
 /// The functions task `t` may call next (none at its depth bound, none of an
@@ -188,10 +208,13 @@ impl Model for KlpModel {
                 continue;
             }
             let p = i as u8;
-            if !rec.module_loaded() && rec.loads < admin.max_loads[i] {
+            // With plans, the plans give the admin's livepatch commands
+            // (below).
+            let free_admin = sc.plans.is_empty();
+            if free_admin && !rec.module_loaded() && rec.loads < admin.max_loads[i] {
                 actions.push(Action::Insmod(p, InsmodParams::default()));
             }
-            if rec.has_sysfs_dir() {
+            if free_admin && rec.has_sysfs_dir() {
                 if admin.disable {
                     actions.push(Action::WriteEnabled(p, false));
                 }
@@ -202,12 +225,17 @@ impl Model for KlpModel {
                     actions.push(Action::WriteForce(p));
                 }
             }
-            if admin.rmmod && rec.module_loaded() {
+            if free_admin && admin.rmmod && rec.module_loaded() {
                 actions.push(Action::Rmmod(p));
             }
             if rec.life == Life::Freeing {
                 actions.push(Action::FreeWork(p));
             }
+        }
+        if mutex_free {
+            // An admin's order, not a kernel rule: the next command of each
+            // plan whose waits hold (crate::plan).
+            sc.plan_actions(s, actions);
         }
         if mutex_free && s.klp_transition_patch.is_some() {
             for busy in crate::transition::busy_choices(sc, s) {
@@ -224,6 +252,10 @@ impl Model for KlpModel {
                 break;
             }
             let m = i as u8;
+            if sc.plan_modules & (1 << m) != 0 {
+                // Loaded and unloaded by the plans only.
+                continue;
+            }
             let loaded = s.modules_loaded & (1 << m) != 0;
             if !loaded && admin.target_load & (1 << m) != 0 {
                 actions.push(Action::LoadModule(m));

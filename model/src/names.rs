@@ -266,6 +266,16 @@ pub fn check_spec(spec: &Spec) -> Result<(), SpecError> {
             128,
         )?;
     }
+    for name in spec.plans.keys() {
+        check_chars(
+            &format!("plans.{name}"),
+            "plan name",
+            name,
+            MAX_IDENT,
+            |c| c.is_ascii_alphanumeric() || c == '_' || c == '-',
+            "letters, digits, `_` and `-`",
+        )?;
+    }
     for (name, p) in &spec.patches {
         let path = format!("patches.{name}");
         check_patch_name(&path, name)?;

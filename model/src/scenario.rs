@@ -314,6 +314,12 @@ pub struct Scenario {
     pub expected_unique_states_symmetry: Option<u64>,
     pub script: Option<Vec<serde_json::Value>>,
     pub expected_events: Option<Vec<String>>,
+    /// The admin's ordered plans ([`crate::plan`]); empty: the admin's
+    /// commands are free (bounded by `admin`).
+    pub plans: Vec<crate::plan::Plan>,
+    /// Target modules some plan loads or unloads, bit per ObjId: only the
+    /// plans load and unload them.
+    pub plan_modules: u64,
 }
 
 pub const VMLINUX: ObjId = 0;
@@ -532,7 +538,7 @@ impl Compiler {
                 ));
             }
         }
-        Ok(Scenario {
+        let mut sc = Scenario {
             name: spec
                 .name
                 .clone()
@@ -562,7 +568,13 @@ impl Compiler {
                 .and_then(|p| p.for_setting(true)),
             script: spec.script.clone(),
             expected_events: spec.expected_events.clone(),
-        })
+            plans: Vec::new(),
+            plan_modules: 0,
+        };
+        let (plans, plan_modules) = crate::plan::compile(&spec.plans, &sc)?;
+        sc.plans = plans;
+        sc.plan_modules = plan_modules;
+        Ok(sc)
     }
 
     fn objects_from(&mut self, spec: &Spec) -> Result<(), SpecError> {

@@ -69,6 +69,15 @@ pub struct Spec {
     /// Which admin actions the search may interleave, with bounds.
     #[serde(default)]
     pub admin: AdminSpec,
+    /// Ordered admin plans, by name: each is a list of admin commands
+    /// (script steps: `{"op": ..., "args": {...}}`) that the search follows
+    /// in order, while tasks, kernel work and target modules the plans do
+    /// not name interleave freely. With plans, the admin's livepatch
+    /// commands come only from the plans (`admin.insmod`, `disable`,
+    /// `enable`, `force` and `rmmod` are not used). A plan is an admin's
+    /// order, not a kernel rule.
+    #[serde(default)]
+    pub plans: BTreeMap<String, Vec<PlanStepSpec>>,
     /// What the liveness properties may assume about who eventually acts.
     #[serde(default)]
     pub fairness: FairnessSpec,
@@ -450,6 +459,91 @@ impl Default for AdminSpec {
             target_modules: BTreeMap::new(),
         }
     }
+}
+
+/// One step of an admin plan, in the script vocabulary
+/// (docs/script-vocabulary.md): the same op names and args as a script
+/// step where they mean the same. A step that fails prints what the kernel
+/// prints (`load_error(P,EBUSY)`, `write_error(...)`) and the plan moves on
+/// to its next step, as a shell script without `set -e` would, unless the
+/// step says `"retry": true`: then the admin types it again until it
+/// succeeds (the selftests' `loop_until`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "op", content = "args", deny_unknown_fields)]
+#[allow(non_camel_case_types)]
+pub enum PlanStepSpec {
+    /// `insmod P.ko`, then wait until P's transition is over (`load_lp`).
+    load_livepatch(PlanPatchArgs),
+    /// `insmod P.ko`; the next step may follow at once (`load_lp_nowait`).
+    load_livepatch_nowait(PlanPatchArgs),
+    /// `echo 0 > .../P/enabled`, then wait until P's sysfs directory is
+    /// gone (`disable_lp`: transition over and patch freed).
+    disable_livepatch(PlanPatchArgs),
+    /// `echo 0|1 > .../P/enabled`, no wait.
+    write_enabled(PlanEnabledArgs),
+    /// `echo 1 > .../P/force`.
+    force_livepatch(PlanPatchArgs),
+    /// `insmod M.ko` of a target module (a livepatch module: as
+    /// `load_livepatch_nowait`).
+    load_module(PlanModuleArgs),
+    /// Wait until the module's refcount is 0, then `rmmod M` (`unload_mod`,
+    /// `unload_lp`); a livepatch module by its alias or module name.
+    unload_module(PlanModuleArgs),
+    /// `rmmod M` now, without waiting (`-EAGAIN` while in use).
+    try_unload_module(PlanModuleArgs),
+    /// Wait until P's transition is over (`transition` reads 0).
+    wait_transition(PlanWaitArgs),
+    /// Wait until P's sysfs directory is gone.
+    wait_livepatch_gone(PlanWaitArgs),
+}
+
+/// Args of a plan step on a livepatch.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanPatchArgs {
+    /// The patch: its key under `patches` or its module name.
+    pub patch: String,
+    /// Type the command again until it succeeds (default false: a failure
+    /// is reported and the plan moves on).
+    #[serde(default)]
+    pub retry: bool,
+    /// A comment.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Args of `write_enabled`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanEnabledArgs {
+    pub patch: String,
+    /// 0 or 1.
+    pub value: u8,
+    #[serde(default)]
+    pub retry: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Args of a plan step on a module (a target module, or a livepatch module
+/// by its alias or module name).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanModuleArgs {
+    pub module: String,
+    #[serde(default)]
+    pub retry: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Args of a wait step.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanWaitArgs {
+    pub patch: String,
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// Whether a target module may be loaded and unloaded by the admin.

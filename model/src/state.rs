@@ -299,6 +299,10 @@ pub struct State {
     pub klp_forced: bool,
     /// Ghost: properties broken by a step (bit per monitored property).
     pub violations: u32,
+    /// The admin's plans (not kernel state: where the admin is in each
+    /// ordered plan, see [`crate::plan`]): byte `i` is plan `i`'s next
+    /// command, `plan::DROPPED` once the commands typed are not plan `i`'s.
+    pub plan_pos: u64,
 }
 
 impl State {
@@ -327,6 +331,8 @@ impl State {
             sysmods: 0,
             klp_forced: false,
             violations: 0,
+            // Every plan at its first command; unused bytes dropped.
+            plan_pos: u64::MAX.checked_shl(8 * sc.plans.len() as u32).unwrap_or(0),
         }
     }
 
@@ -345,6 +351,15 @@ impl State {
             .iter()
             .filter(|t| t.listed())
             .chain(self.idle_tasks.iter())
+    }
+
+    /// Plan `i`'s cursor (`plan::DROPPED`: dropped).
+    pub fn plan_cursor(&self, i: usize) -> u8 {
+        (self.plan_pos >> (8 * i)) as u8
+    }
+
+    pub fn set_plan_cursor(&mut self, i: usize, pos: u8) {
+        self.plan_pos = self.plan_pos & !(0xFF << (8 * i)) | (pos as u64) << (8 * i);
     }
 
     pub fn patch(&self, p: PatchId) -> &PatchRec {

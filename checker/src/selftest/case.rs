@@ -319,6 +319,7 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
         },
         admin: Default::default(),
         fairness: Default::default(),
+        plans: Default::default(),
         expect: BTreeMap::new(),
         expect_by_profile: BTreeMap::new(),
         expected_unique_states: None,
