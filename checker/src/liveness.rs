@@ -20,7 +20,9 @@
 //! admin eventually stops typing (loops contain no admin command), and with
 //! `fairness.admin_forces` the admin eventually writes 1 to `force` of a
 //! stuck transition patch (weak fairness). A component is fair when, in
-//! addition, every just task is at user space in one of its states.
+//! addition, every just task is at user space in one of its states, and so
+//! is every `fairness.interruptible` sleeper that has TIF_PATCH_PENDING in
+//! one of its states (klp_send_signals wakes it every 15th failed try).
 
 //!
 //! What the graph keeps, per state ([`Layout`]): which obligations are
@@ -93,29 +95,42 @@ fn class_of(a: &Action, tasks: usize) -> Option<Class> {
 
 /// Where each fact sits in a state's graph label: `pending` bits (bit 0
 /// `transition-completes`, bit 1 + p `patch-freed` of patch p), then a bit
-/// per task at user space, then a bit per enabled fair class (in
+/// per task at user space, then a TIF_PATCH_PENDING bit per
+/// `fairness.interruptible` task, then a bit per enabled class (in
 /// [`Layout::classes`] order), then whether a non-admin action is enabled.
 /// 17 + 8 + 23 + 1 bits at the scenario limits (16 patches, 8 tasks, 4
-/// CPUs): within the engine's 52.
+/// CPUs) and one per interruptible task: within the engine's 56 unless
+/// more than 7 tasks are interruptible ([`Layout::new`] then refuses).
 #[derive(Debug, Clone)]
 pub(crate) struct Layout {
     patches: usize,
     tasks: usize,
+    /// The `fairness.interruptible` tasks.
+    interruptible: Vec<usize>,
     /// Every class that can occur (fair or not: `Force` is fair only with
     /// `fairness.admin_forces`).
     classes: Vec<Class>,
     /// Which of `classes` are weakly fair in this scenario.
     fair: u64,
     user_shift: u32,
+    tif_shift: u32,
     class_shift: u32,
     nonadmin_bit: u32,
 }
 
 impl Layout {
-    pub(crate) fn new(model: &KlpModel) -> Self {
+    pub(crate) fn new(model: &KlpModel) -> Result<Self, String> {
         let sc = &model.sc;
         let patches = sc.patches.len();
-        let tasks = sc.tasks.count as usize;
+        // Task slots (forked tasks included), as in the states.
+        let tasks = model.init_states().first().map_or(0, |s| s.tasks.len());
+        let interruptible: Vec<usize> = sc
+            .fairness
+            .interruptible
+            .iter()
+            .copied()
+            .filter(|&t| t < tasks)
+            .collect();
         let mut classes = vec![Class::TransitionWork, Class::Continue, Class::Force];
         for cpu in 0..sc.cpus {
             classes.push(Class::IdleLoop(cpu as u8));
@@ -130,21 +145,27 @@ impl Layout {
             }
         }
         let user_shift = 1 + patches as u32;
-        let class_shift = user_shift + tasks as u32;
+        let tif_shift = user_shift + tasks as u32;
+        let class_shift = tif_shift + interruptible.len() as u32;
         let nonadmin_bit = class_shift + classes.len() as u32;
-        assert!(
-            nonadmin_bit < crate::engine::hooks::NODE_LABEL_BITS,
-            "liveness label layout exceeds the engine's node label"
-        );
-        Layout {
+        if nonadmin_bit >= crate::engine::hooks::NODE_LABEL_BITS {
+            return Err(format!(
+                "the liveness graph labels a state with {} bits, more than the engine's {}",
+                nonadmin_bit + 1,
+                crate::engine::hooks::NODE_LABEL_BITS
+            ));
+        }
+        Ok(Layout {
             patches,
             tasks,
+            interruptible,
             classes,
             fair,
             user_shift,
+            tif_shift,
             class_shift,
             nonadmin_bit,
-        }
+        })
     }
 
     fn pending_bits(&self, s: &State) -> u64 {
@@ -159,6 +180,10 @@ impl Layout {
         let mut label = self.pending_bits(s);
         for (t, task) in s.tasks.iter().enumerate().take(self.tasks) {
             label |= (task.frames.is_empty() as u64) << (self.user_shift + t as u32);
+        }
+        for (i, &t) in self.interruptible.iter().enumerate() {
+            let pending = s.tasks.get(t).is_some_and(|x| x.tif_patch_pending);
+            label |= (pending as u64) << (self.tif_shift + i as u32);
         }
         label
     }
@@ -196,6 +221,11 @@ impl Layout {
         label >> (self.user_shift + t as u32) & 1 != 0
     }
 
+    /// Whether the `i`th interruptible task has TIF_PATCH_PENDING.
+    fn tif_pending(&self, label: u64, i: usize) -> bool {
+        label >> (self.tif_shift + i as u32) & 1 != 0
+    }
+
     fn enabled(&self, label: u64, class: usize) -> bool {
         label >> (self.class_shift + class as u32) & 1 != 0
     }
@@ -214,7 +244,10 @@ impl Layout {
 pub struct KlpHooks<'m, const GRAPH: bool> {
     pub model: &'m KlpModel,
     pub coverage: bool,
-    layout: Layout,
+    /// The graph's label layout (an error when the scenario needs more
+    /// bits than a label has: then no graph edge is kept and liveness is
+    /// unknown).
+    layout: Result<Layout, String>,
 }
 
 impl<'m, const GRAPH: bool> KlpHooks<'m, GRAPH> {
@@ -237,10 +270,9 @@ impl<const GRAPH: bool> Hooks<KlpModel> for KlpHooks<'_, GRAPH> {
     }
 
     fn node(&self, s: &State) -> u64 {
-        if GRAPH {
-            self.layout.node(s)
-        } else {
-            0
+        match (&self.layout, GRAPH) {
+            (Ok(l), true) => l.node(s),
+            _ => 0,
         }
     }
 
@@ -260,8 +292,8 @@ impl<const GRAPH: bool> Hooks<KlpModel> for KlpHooks<'_, GRAPH> {
         if self.coverage {
             local.count(&a, next.as_ref().map(|n| n != s));
         }
-        let label = match (&next, GRAPH) {
-            (Some(n), true) => self.layout.edge(s, node, &a, n),
+        let label = match (&next, &self.layout, GRAPH) {
+            (Some(n), Ok(l), true) => l.edge(s, node, &a, n),
             _ => None,
         };
         (next, label)
@@ -407,9 +439,18 @@ fn find_lasso(model: &KlpModel, g: &StateGraph, lay: &Layout, k: usize) -> Optio
         if !fair {
             continue;
         }
-        // Each just task is at user space somewhere in C.
+        // Each just task is at user space somewhere in C; so is each
+        // interruptible sleeper that is pending somewhere in C (the fake
+        // signal of klp_send_signals wakes it: the tries go on in C).
         let mut waypoints = Vec::new();
-        for &t in &just {
+        let woken = lay
+            .interruptible
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| m.iter().any(|&s| lay.tif_pending(g.label(s), i)))
+            .map(|(_, &t)| t);
+        let obliged: Vec<usize> = just.iter().copied().chain(woken).collect();
+        for &t in &obliged {
             match m.iter().find(|&&s| lay.at_user(g.label(s), t)) {
                 Some(&s) => waypoints.push(s),
                 None => {
@@ -522,7 +563,10 @@ pub fn from_graph(
             })
             .collect();
     }
-    let lay = Layout::new(model);
+    let lay = match Layout::new(model) {
+        Ok(l) => l,
+        Err(why) => return from_graph_missing(Err(why)),
+    };
     let transition = LivenessResult {
         id: ids[0],
         lasso: find_lasso(model, g, &lay, 0).map(|l| lasso_actions(model, g, &lay, l)),

@@ -272,6 +272,7 @@ fn effects(e: &Eff, sh: &ShadowTable, log_default: bool, is_pre_patch: bool) -> 
         if_prev_state: e.branch.as_ref().map(|(id, t, o)| {
             Box::new(PrevStateCond {
                 id: *id,
+                min_version: 0,
                 then: effects(t, sh, false, is_pre_patch),
                 otherwise: effects(o, sh, false, is_pre_patch),
             })

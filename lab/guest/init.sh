@@ -234,6 +234,9 @@ read_patch_state() {	# NAME: /proc/<pid>/patch_state of the workload (-1: no tra
 	eval "p=\$WL_$1"; [ -n "$p" ] || { fail "no workload $1"; return 1; }
 	log "test_klp_lab: patch_state $1 $(cat /proc/$p/patch_state)"
 }
+read_forked_patch_state() {	# /proc/self/patch_state of a task forked now (klp_copy_process)
+	log "test_klp_lab: patch_state forked $(cat /proc/self/patch_state)"
+}
 show_param() { log "test_klp_lab: param $1 $2 $(cat /sys/module/$1/parameters/$2)"; }
 set_dyndbg() { echo "$1" > /sys/kernel/debug/dynamic_debug/control || fail "dynamic debug: $1"; }
 

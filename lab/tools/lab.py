@@ -171,6 +171,8 @@ def translate(case, available):
             cmd = ["stop_workload", a["name"]]
         elif op == "read_patch_state":
             cmd = ["read_patch_state", a["name"]]
+        elif op == "read_forked_patch_state":
+            cmd = ["read_forked_patch_state"]
         elif op == "show_param":
             cmd = ["show_param", modname(case, a["module"]), a["param"]]
         elif op == "set_dynamic_debug":

@@ -41,4 +41,13 @@ pub enum Action {
     Call { task: u8, func: FuncId },
     /// A task returns from its innermost function.
     Return { task: u8 },
+    /// A task forks (`tasks.forks`): clone from user space
+    /// (fork.c:copy_process -> klp_copy_process); the child fills the
+    /// first unborn slot.
+    Fork { task: u8 },
+    /// A task exits (`tasks.exit`): exit_group from user space, do_exit up
+    /// to release_task, which takes it off the task list.
+    Exit { task: u8 },
+    /// An exiting task's do_task_dead: it never runs again.
+    Dead { task: u8 },
 }

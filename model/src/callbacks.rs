@@ -167,8 +167,11 @@ impl<E: EventSink> Kernel<'_, E> {
             Ret::Param => self.s.patch(p).pre_patch_ret,
         };
         if let Some(cond) = &eff.if_prev_state {
-            let (id, then, otherwise) = &**cond;
-            let branch = if self.klp_get_prev_state(*id) {
+            let (id, min_version, then, otherwise) = &**cond;
+            let branch = if self
+                .klp_get_prev_state(*id)
+                .is_some_and(|v| v >= *min_version)
+            {
                 then
             } else {
                 otherwise

@@ -60,6 +60,12 @@ pub fn command(sc: &Scenario, a: &Action) -> String {
             format!("task {} calls {}()", task + 1, sc.funcs[func as usize].name)
         }
         Action::Return { task } => format!("task {} returns", task + 1),
+        Action::Fork { task } => format!("task {} forks (clone: copy_process)", task + 1),
+        Action::Exit { task } => format!(
+            "task {} exits (exit_group: do_exit, release_task takes it off the task list)",
+            task + 1
+        ),
+        Action::Dead { task } => format!("task {} is gone (do_task_dead)", task + 1),
     }
 }
 
@@ -68,7 +74,7 @@ fn running(sc: &Scenario, busy: u16) -> String {
     if busy == 0 {
         return String::new();
     }
-    let n = sc.tasks.count as usize;
+    let n = sc.tasks.slots() as usize;
     let names: Vec<String> = (0..16)
         .filter(|b| busy & (1 << b) != 0)
         .map(|b| {
@@ -196,6 +202,14 @@ pub fn state_summary(sc: &Scenario, s: &State) -> String {
         );
     }
     for (i, t) in s.tasks.iter().enumerate() {
+        match t.life {
+            crate::state::TaskLife::Unborn => continue,
+            crate::state::TaskLife::Gone => {
+                let _ = writeln!(out, "task {}: gone", i + 1);
+                continue;
+            }
+            _ => {}
+        }
         let frames: Vec<String> = t
             .frames
             .iter()
@@ -221,7 +235,13 @@ pub fn state_summary(sc: &Scenario, s: &State) -> String {
             } else {
                 ""
             },
-            if frames.is_empty() {
+            if t.life == crate::state::TaskLife::Exiting {
+                if frames.is_empty() {
+                    ", exiting (off the task list)".to_string()
+                } else {
+                    format!(", exiting (off the task list), in {}", frames.join(" -> "))
+                }
+            } else if frames.is_empty() {
                 ", in user space".to_string()
             } else {
                 format!(", in {}", frames.join(" -> "))

@@ -139,6 +139,16 @@ pub enum Event {
     ShadowFreed(u8),
     SysmodSet(u8),
     SysmodCleared(u8),
+    /// fork.c:copy_process -> klp_copy_process: `child` took `parent`'s
+    /// patch_state and TIF_PATCH_PENDING.
+    TaskForked {
+        parent: usize,
+        child: usize,
+    },
+    /// do_exit -> release_task: the task left the task list.
+    TaskExited(usize),
+    /// do_task_dead: the exiting task is gone.
+    TaskDead(usize),
 }
 
 impl Event {
@@ -164,6 +174,9 @@ impl Event {
                 | Event::ShadowFreed(_)
                 | Event::SysmodSet(_)
                 | Event::SysmodCleared(_)
+                | Event::TaskForked { .. }
+                | Event::TaskExited(_)
+                | Event::TaskDead(_)
         )
     }
 
@@ -281,6 +294,11 @@ impl Event {
             Event::ShadowFreed(v) => format!("shadow_freed({})", sc.shadow_vars[*v as usize].name),
             Event::SysmodSet(m) => format!("sysmod_set({})", sc.sysmods[*m as usize]),
             Event::SysmodCleared(m) => format!("sysmod_cleared({})", sc.sysmods[*m as usize]),
+            Event::TaskForked { parent, child } => {
+                format!("task_forked({},{})", parent + 1, child + 1)
+            }
+            Event::TaskExited(task) => format!("task_exited({})", task + 1),
+            Event::TaskDead(task) => format!("task_dead({})", task + 1),
         }
     }
 }

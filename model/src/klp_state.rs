@@ -6,24 +6,30 @@ use crate::scenario::{PatchId, Scenario};
 use crate::state::State;
 
 impl<E: EventSink> Kernel<'_, E> {
-    /// state.c:klp_get_prev_state — during a transition, whether some patch in
-    /// front of `klp_transition_patch` on `klp_patches` carries state `id`
-    /// (the kernel returns the last one). Outside a transition,
+    /// state.c:klp_get_prev_state — during a transition, the version of
+    /// state `id` in the last patch in front of `klp_transition_patch` on
+    /// `klp_patches` that carries it (the kernel returns that `struct
+    /// klp_state`; `None` for NULL). Outside a transition,
     /// `WARN_ON_ONCE(!klp_transition_patch)`: a kernel WARNING
     /// (`no-kernel-warning`), and NULL. That happens, e.g., in a module
     /// object's callback run by klp_module_coming after the patch's own
     /// transition completed (the audit's 6.1 run e3 printed it).
-    pub fn klp_get_prev_state(&mut self, id: u64) -> bool {
+    ///
+    /// `klp_get_state(patch, id)`, a callback's read of its own patch's
+    /// state, needs no branch: it is the patch's static `struct klp_state`
+    /// (`Patch::state_version`), so a scenario writes its effect directly.
+    pub fn klp_get_prev_state(&mut self, id: u64) -> Option<u32> {
         let Some(tp) = self.s.klp_transition_patch else {
             self.s.violations |= crate::properties::V_KERNEL_WARNING;
             self.emit(|| crate::event::Event::KernelWarning("state.c:klp_get_prev_state"));
-            return false;
+            return None;
         };
         self.s
             .klp_patches
             .iter()
             .take_while(|&&p| p != tp)
-            .any(|&p| self.sc.patches[p as usize].state_version(id).is_some())
+            .filter_map(|&p| self.sc.patches[p as usize].state_version(id))
+            .last()
     }
 }
 

@@ -11,7 +11,7 @@ use crate::event::{Event, EventSink, NoEvents};
 use crate::kernel::Kernel;
 use crate::properties::{Kind, PROPERTIES};
 use crate::scenario::{FuncId, Scenario};
-use crate::state::{Life, State};
+use crate::state::{Life, State, TaskLife};
 
 /// A compiled scenario ready to be checked.
 #[derive(Clone)]
@@ -123,6 +123,9 @@ pub fn step<E: EventSink>(sc: &Scenario, s: &State, a: &Action, ev: &mut E) -> S
         }
         Action::Call { task, func } => k.task_call(task as usize, func),
         Action::Return { task } => k.task_return(task as usize),
+        Action::Fork { task } => k.copy_process(task as usize),
+        Action::Exit { task } => k.do_exit(task as usize),
+        Action::Dead { task } => k.do_task_dead(task as usize),
     }
     next
 }
@@ -135,6 +138,8 @@ fn callable(sc: &Scenario, s: &State, t: usize) -> u64 {
         return 0;
     }
     let candidates = match frames.last() {
+        // The rest of do_exit after release_task.
+        None if s.tasks[t].life == TaskLife::Exiting => sc.tasks.exit_calls,
         None => sc.tasks.entry,
         Some(fr) => sc.tasks.calls[fr.func as usize],
     };
@@ -227,15 +232,31 @@ impl Model for KlpModel {
                 actions.push(Action::UnloadModule(m));
             }
         }
+        let unborn = s.tasks.iter().any(|t| t.life == TaskLife::Unborn);
         for t in 0..s.tasks.len() {
+            let task = &s.tasks[t];
+            if !task.runs() {
+                continue;
+            }
             for f in crate::kernel::bits(callable(sc, s, t)) {
                 actions.push(Action::Call {
                     task: t as u8,
                     func: f as FuncId,
                 });
             }
-            if !s.tasks[t].frames.is_empty() {
+            if !task.frames.is_empty() {
                 actions.push(Action::Return { task: t as u8 });
+            }
+            // fork and exit_group are syscalls: from user space.
+            let at_user = task.frames.is_empty();
+            if task.listed() && at_user && unborn {
+                actions.push(Action::Fork { task: t as u8 });
+            }
+            if task.listed() && at_user && sc.tasks.exit {
+                actions.push(Action::Exit { task: t as u8 });
+            }
+            if task.life == TaskLife::Exiting && at_user {
+                actions.push(Action::Dead { task: t as u8 });
             }
         }
     }

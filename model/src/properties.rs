@@ -55,7 +55,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         id: "consistent-universe",
         kind: Kind::Always,
-        meaning: "while a patch is in transition, every frame in a function it touches runs what klp_ftrace_handler would choose now for that task",
+        meaning: "while a patch is in transition, every frame in a function it touches runs what klp_ftrace_handler would choose now for that task (tasks on the task list: an exiting task off it is never switched, and what it runs is checked by no-dangling-code and no-kernel-warning)",
         check: consistent_universe,
     },
     PropertyInfo {
@@ -208,9 +208,7 @@ fn single_transition(_: &Scenario, s: &State) -> bool {
         None => {
             in_transition.is_empty()
                 && s.klp_target_state == KlpState::Idle
-                && s.tasks
-                    .iter()
-                    .chain(s.idle_tasks.iter())
+                && s.listed_tasks()
                     .all(|t| t.patch_state == KlpState::Idle && !t.tif_patch_pending)
         }
         Some(tp) => {
@@ -224,7 +222,7 @@ fn consistent_universe(sc: &Scenario, s: &State) -> bool {
         return true;
     };
     let touched = all_funcs_of(sc, s, tp);
-    s.tasks.iter().all(|t| {
+    s.tasks.iter().filter(|t| t.listed()).all(|t| {
         t.frames
             .iter()
             .filter(|fr| touched & (1 << fr.func) != 0)

@@ -133,7 +133,8 @@ pub struct Effects {
     pub set: u64,
     pub clear: u64,
     pub ret: Ret,
-    pub if_prev_state: Option<Box<(u64, Effects, Effects)>>,
+    /// `(id, min_version, then, else)`.
+    pub if_prev_state: Option<Box<(u64, u32, Effects, Effects)>>,
 }
 
 impl Effects {
@@ -152,7 +153,7 @@ impl Effects {
             || self
                 .if_prev_state
                 .as_ref()
-                .is_some_and(|b| b.1.task_visible() || b.2.task_visible())
+                .is_some_and(|b| b.2.task_visible() || b.3.task_visible())
     }
 }
 
@@ -244,6 +245,19 @@ pub struct Tasks {
     /// Per function: the functions it may call.
     pub calls: Vec<u64>,
     pub kind: spec::TaskKind,
+    /// Slots for forked children (`tasks.forks`).
+    pub forks: u32,
+    /// Whether tasks may exit.
+    pub exit: bool,
+    /// Functions an exiting task may still call (`tasks.exit_calls`).
+    pub exit_calls: u64,
+}
+
+impl Tasks {
+    /// Task slots in a state: the tasks and the children they may fork.
+    pub fn slots(&self) -> u32 {
+        self.count + self.forks
+    }
 }
 
 /// Compiled [`spec::FairnessSpec`].
@@ -251,6 +265,9 @@ pub struct Tasks {
 pub struct Fairness {
     /// Task indices (from 0) that may sleep forever.
     pub may_block_forever: Vec<usize>,
+    /// Task indices (from 0) of `may_block_forever` that sleep
+    /// interruptibly: klp_send_signals wakes them while they are pending.
+    pub interruptible: Vec<usize>,
     pub admin_forces: bool,
 }
 
@@ -455,8 +472,20 @@ impl Compiler {
         let admin = self.admin(&spec.admin, &patches)?;
         let mut fairness = Fairness {
             may_block_forever: vec![],
+            interruptible: vec![],
             admin_forces: spec.fairness.admin_forces,
         };
+        for (i, &t) in spec.fairness.interruptible.iter().enumerate() {
+            if !spec.fairness.may_block_forever.contains(&t) {
+                return Err(semantic(
+                    format!("fairness.interruptible[{i}]"),
+                    format!(
+                        "task {t} is not in fairness.may_block_forever (every other task returns anyway)"
+                    ),
+                ));
+            }
+            fairness.interruptible.push(t as usize - 1);
+        }
         for (i, &t) in spec.fairness.may_block_forever.iter().enumerate() {
             if t == 0 || t > tasks.count {
                 return Err(semantic(
@@ -768,7 +797,7 @@ impl Compiler {
                     false,
                     may_return,
                 )?;
-                Some(Box::new((c.id, then, otherwise)))
+                Some(Box::new((c.id, c.min_version, then, otherwise)))
             }
         };
         Ok(Effects {
@@ -970,6 +999,21 @@ impl Compiler {
                 format!("{} tasks is more than the supported {MAX_TASKS}", t.count),
             ));
         }
+        if t.count + t.forks > MAX_TASKS {
+            return Err(semantic(
+                "tasks.forks",
+                format!(
+                    "{} tasks and {} forks is more than the supported {MAX_TASKS} tasks",
+                    t.count, t.forks
+                ),
+            ));
+        }
+        if !t.exit && !t.exit_calls.is_empty() {
+            return Err(semantic(
+                "tasks.exit_calls",
+                "exit_calls needs tasks.exit: true",
+            ));
+        }
         if t.max_depth == 0 || t.max_depth > MAX_DEPTH {
             return Err(semantic(
                 "tasks.max_depth",
@@ -993,12 +1037,19 @@ impl Compiler {
                 calls[c as usize] |= 1 << self.func(&format!("tasks.calls.{caller}[{i}]"), n)?;
             }
         }
+        let mut exit_calls = 0u64;
+        for (i, n) in t.exit_calls.iter().enumerate() {
+            exit_calls |= 1 << self.func(&format!("tasks.exit_calls[{i}]"), n)?;
+        }
         Ok(Tasks {
             count: t.count,
             max_depth: t.max_depth,
             entry,
             calls,
             kind: t.kind,
+            forks: t.forks,
+            exit: t.exit,
+            exit_calls,
         })
     }
 

@@ -292,6 +292,12 @@ pub struct Effects {
 #[serde(deny_unknown_fields)]
 pub struct PrevStateCond {
     pub id: u64,
+    /// Take `then` only if the state klp_get_prev_state returns (the last
+    /// patch in front of the transition patch that carries `id`) has at
+    /// least this version (`prev_state->version >= N`, as callbacks that
+    /// migrate a state from an older version test). Default 0: any version.
+    #[serde(default)]
+    pub min_version: u32,
     #[serde(default)]
     pub then: Effects,
     #[serde(default, rename = "else")]
@@ -340,6 +346,22 @@ pub struct TasksSpec {
     /// the scheduler, which is the same check).
     #[serde(default)]
     pub kind: TaskKind,
+    /// How many children the tasks may fork in all (default 0). A fork is
+    /// kernel/fork.c:copy_process -> klp_copy_process: the child takes the
+    /// parent's patch_state and TIF_PATCH_PENDING.
+    #[serde(default)]
+    pub forks: u32,
+    /// Whether tasks may exit (default false): do_exit -> release_task
+    /// takes the task off the task list, and no livepatch loop sees it any
+    /// more.
+    #[serde(default)]
+    pub exit: bool,
+    /// Functions the rest of do_exit calls after release_task took the task
+    /// off the task list (default none). With none, an exit ends the task
+    /// at once; with some, an exiting task may still call them, with its
+    /// last patch_state, until do_task_dead.
+    #[serde(default)]
+    pub exit_calls: Vec<String>,
 }
 
 /// What kind of task runs the kernel code.
@@ -363,6 +385,9 @@ impl Default for TasksSpec {
             entry: None,
             calls: BTreeMap::new(),
             kind: TaskKind::User,
+            forks: 0,
+            exit: false,
+            exit_calls: vec![],
         }
     }
 }
@@ -431,6 +456,15 @@ pub struct FairnessSpec {
     /// task eventually returns from its functions (weak fairness).
     #[serde(default)]
     pub may_block_forever: Vec<u32>,
+    /// Tasks of `may_block_forever` whose sleep is interruptible (a
+    /// TASK_INTERRUPTIBLE wait, as most syscalls' waits are). While such a
+    /// task has TIF_PATCH_PENDING, klp_try_complete_transition sends it a
+    /// fake signal every 15th failed try (transition.c:klp_send_signals:
+    /// set_notify_signal for a user task, wake_up_state(TASK_INTERRUPTIBLE)
+    /// for a kthread), which ends the sleep: so it is not a reason for a
+    /// transition to hang.
+    #[serde(default)]
+    pub interruptible: Vec<u32>,
     /// The admin eventually writes 1 to the `force` attribute of a stuck
     /// transition patch (weak fairness of force; needs `admin.force`).
     #[serde(default)]

@@ -72,19 +72,59 @@ pub struct Frame {
 /// A task's livepatch fields and its kernel call stack (bottom first).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Task {
+    /// Where the task is in its life (fork and exit).
+    pub life: TaskLife,
     pub patch_state: KlpState,
     /// `TIF_PATCH_PENDING`.
     pub tif_patch_pending: bool,
     pub frames: Frames,
 }
 
+/// Where a task is in its life, as livepatch sees it: on the task list
+/// (`for_each_process_thread` finds it), or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskLife {
+    /// On the task list: klp_init_transition, klp_start_transition,
+    /// klp_try_complete_transition, klp_reverse_transition,
+    /// klp_force_transition and klp_complete_transition walk it.
+    Listed,
+    /// Exiting: release_task (from exit_notify in do_exit) took it off the
+    /// task list, but it still runs the rest of do_exit, which may call
+    /// patched functions (`tasks.exit_calls`) with its last patch_state.
+    /// No livepatch loop sees it any more.
+    Exiting,
+    /// Gone: do_task_dead scheduled it away for the last time.
+    Gone,
+    /// A slot for a child not forked yet (`tasks.forks`).
+    Unborn,
+}
+
 impl Task {
     pub fn new() -> Task {
         Task {
+            life: TaskLife::Listed,
             patch_state: KlpState::Idle,
             tif_patch_pending: false,
             frames: Frames::new(),
         }
+    }
+
+    /// A slot for a child that `fork` may fill.
+    pub fn unborn() -> Task {
+        Task {
+            life: TaskLife::Unborn,
+            ..Task::new()
+        }
+    }
+
+    /// On the task list (`for_each_process_thread` sees it).
+    pub fn listed(&self) -> bool {
+        self.life == TaskLife::Listed
+    }
+
+    /// Runs code: listed, or exiting off the list.
+    pub fn runs(&self) -> bool {
+        matches!(self.life, TaskLife::Listed | TaskLife::Exiting)
     }
 }
 
@@ -277,7 +317,15 @@ impl State {
             func_stacks: SmallVec::from_elem(FuncStack::new(), sc.funcs.len()),
             klp_transition_patch: None,
             klp_target_state: KlpState::Idle,
-            tasks: SmallVec::from_elem(Task::new(), tasks),
+            tasks: (0..tasks + sc.tasks.forks as usize)
+                .map(|i| {
+                    if i < tasks {
+                        Task::new()
+                    } else {
+                        Task::unborn()
+                    }
+                })
+                .collect(),
             idle_tasks: SmallVec::from_elem(Task::new(), cpus),
             klp_op: None,
             modules_loaded,
@@ -286,6 +334,23 @@ impl State {
             klp_forced: false,
             violations: 0,
         }
+    }
+
+    /// `for_each_process_thread` and then the idle tasks: every task the
+    /// livepatch loops walk (tasks off the task list are not among them).
+    pub fn listed_tasks_mut(&mut self) -> impl Iterator<Item = &mut Task> {
+        self.tasks
+            .iter_mut()
+            .filter(|t| t.listed())
+            .chain(self.idle_tasks.iter_mut())
+    }
+
+    /// As [`State::listed_tasks_mut`], read-only.
+    pub fn listed_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks
+            .iter()
+            .filter(|t| t.listed())
+            .chain(self.idle_tasks.iter())
     }
 
     pub fn patch(&self, p: PatchId) -> &PatchRec {

@@ -17,7 +17,7 @@ impl<E: EventSink> Kernel<'_, E> {
         self.s.klp_target_state = target;
         self.emit(|| Event::TransitionInit(p, target));
         let initial = target.flip();
-        for t in self.s.tasks.iter_mut().chain(self.s.idle_tasks.iter_mut()) {
+        for t in self.s.listed_tasks_mut() {
             t.patch_state = initial;
         }
         self.s.patch_mut(p).transition = true;
@@ -31,7 +31,7 @@ impl<E: EventSink> Kernel<'_, E> {
         };
         let target = self.s.klp_target_state;
         self.emit(|| Event::TransitionStart(tp, target));
-        for t in self.s.tasks.iter_mut().chain(self.s.idle_tasks.iter_mut()) {
+        for t in self.s.listed_tasks_mut() {
             if t.patch_state != target {
                 t.tif_patch_pending = true;
             }
@@ -154,6 +154,9 @@ impl<E: EventSink> Kernel<'_, E> {
         let mut remaining = 0;
         let n = self.s.tasks.len();
         for task in 0..n {
+            if !self.s.tasks[task].listed() {
+                continue;
+            }
             if !self.klp_try_switch_task(task, busy & (1 << task) != 0) {
                 remaining += 1;
             }
@@ -242,7 +245,7 @@ impl<E: EventSink> Kernel<'_, E> {
             self.klp_unpatch_objects(tp);
         }
         self.s.patch_mut(tp).transition = false;
-        for t in self.s.tasks.iter_mut().chain(self.s.idle_tasks.iter_mut()) {
+        for t in self.s.listed_tasks_mut() {
             // The kernel WARNs if TIF is still set here; the model cannot
             // reach that (single-transition would report it).
             t.patch_state = KlpState::Idle;
@@ -294,7 +297,7 @@ impl<E: EventSink> Kernel<'_, E> {
         };
         let from = self.s.klp_target_state;
         self.emit(|| Event::TransitionReverse(tp, from));
-        for t in self.s.tasks.iter_mut().chain(self.s.idle_tasks.iter_mut()) {
+        for t in self.s.listed_tasks_mut() {
             t.tif_patch_pending = false;
         }
         let rec = self.s.patch_mut(tp);
@@ -313,6 +316,9 @@ impl<E: EventSink> Kernel<'_, E> {
         };
         self.emit(|| Event::Forcing(tp));
         for task in 0..self.s.tasks.len() {
+            if !self.s.tasks[task].listed() {
+                continue;
+            }
             self.klp_update_patch_state(task, SwitchHow::Forced);
         }
         let target = self.s.klp_target_state;
@@ -446,10 +452,13 @@ pub fn busy_choices(sc: &Scenario, s: &State) -> smallvec::SmallVec<[u16; 8]> {
     let cpus = s.idle_tasks.len();
     let mut cand_real = 0u16;
     for t in 0..n {
-        if s.tasks[t].patch_state != target && klp_check_stack(sc, s, t).0 {
+        if s.tasks[t].listed() && s.tasks[t].patch_state != target && klp_check_stack(sc, s, t).0 {
             cand_real |= 1 << t;
         }
     }
+    // Tasks that can be running on a CPU: listed ones and exiting ones
+    // (off the task list, still in do_exit); not unborn or gone slots.
+    let runnable = s.tasks.iter().filter(|t| t.runs()).count();
     let mut cand_idle = 0u16;
     for c in 0..cpus {
         if s.idle_tasks[c].patch_state != target {
@@ -463,12 +472,12 @@ pub fn busy_choices(sc: &Scenario, s: &State) -> smallvec::SmallVec<[u16; 8]> {
         let mut d = others;
         loop {
             let nd = d.count_ones() as usize;
-            if nd <= n {
+            if nd <= runnable {
                 let idle_busy = others & !d & cand_idle;
                 // R: the candidate tasks among the nd running ones; the
                 // other nd - |R| running tasks must be tasks the try would
                 // not switch anyway.
-                let others_real = n - cand_real.count_ones() as usize;
+                let others_real = runnable - cand_real.count_ones() as usize;
                 let mut r = cand_real;
                 loop {
                     let nr = r.count_ones() as usize;

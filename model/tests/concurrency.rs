@@ -374,3 +374,126 @@ fn v54_has_no_klp_state_compatibility_check() {
         assert_eq!(s.patch(1).module_loaded(), loads, "{profile}");
     }
 }
+
+const FORK_EXIT: &str = r#"{"spec_version":1, "cpus":2,
+    "objects":{"vmlinux":{"funcs":["f"]}},
+    "patches":{"P1":{"objects":{"vmlinux":{"funcs":{"f":{}}}}}},
+    "tasks":{"count":1,"forks":1,"exit":true,"exit_calls":["f"],"kind":"kthread"}}"#;
+
+/// fork.c:copy_process -> transition.c:klp_copy_process: the child takes
+/// the parent's patch_state and TIF_PATCH_PENDING (a kthread keeps them:
+/// it never returns to user space); the slot is used once.
+#[test]
+fn fork_child_takes_parents_patch_state_and_pending() {
+    use klp_model::state::TaskLife;
+    let m = model(FORK_EXIT);
+    let boot = m.boot();
+    assert_eq!(boot.tasks.len(), 2, "one task and one fork slot");
+    assert_eq!(boot.tasks[1].life, TaskLife::Unborn);
+    // The first try finds task 1 running on the other CPU (-EBUSY).
+    let (s, _) = run(&m, &boot, &[insmod(&m, "P1"), Action::Continue { busy: 1 }]);
+    assert_eq!(s.tasks[0].patch_state, KlpState::Unpatched);
+    assert!(s.tasks[0].tif_patch_pending);
+    let (s, ev) = run(&m, &s, &[Action::Fork { task: 0 }]);
+    assert_eq!(ev, ["task_forked(1,2)"]);
+    assert_eq!(s.tasks[1].life, TaskLife::Listed);
+    assert_eq!(s.tasks[1].patch_state, KlpState::Unpatched);
+    assert!(s.tasks[1].tif_patch_pending);
+    assert!(
+        !actions(&m, &s).contains(&Action::Fork { task: 0 }),
+        "no slot left"
+    );
+    // The child is on the task list: the next try switches it too.
+    let (s, _) = run(&m, &s, &[Action::TransitionWork { busy: 0 }]);
+    assert!(s.klp_transition_patch.is_none(), "transition completed");
+}
+
+/// A user task's fork: parent and child pass exit_to_user_mode
+/// (klp_update_patch_state) on their way out of the clone syscall.
+#[test]
+fn user_fork_switches_parent_and_child_on_the_way_out() {
+    let m = model(&FORK_EXIT.replace(r#","kind":"kthread""#, ""));
+    let (s, _) = run(
+        &m,
+        &m.boot(),
+        &[insmod(&m, "P1"), Action::Continue { busy: 1 }],
+    );
+    assert!(s.tasks[0].tif_patch_pending);
+    let (s, ev) = run(&m, &s, &[Action::Fork { task: 0 }]);
+    assert_eq!(
+        ev,
+        [
+            "task_forked(1,2)",
+            "task_switched(1,patching,exit_to_user)",
+            "task_switched(2,patching,exit_to_user)"
+        ]
+    );
+    assert_eq!(s.tasks[1].patch_state, KlpState::Patched);
+}
+
+/// exit.c:do_exit -> release_task takes the task off the task list: the
+/// try no longer waits for it; an exiting task that calls a func in
+/// transition with the IDLE state it kept hits klp_ftrace_handler's
+/// WARN_ON_ONCE (no-kernel-warning).
+#[test]
+fn exited_task_leaves_the_task_list_and_can_hit_the_handler_warning() {
+    use klp_model::state::TaskLife;
+    let m = model(FORK_EXIT);
+    let (s, ev) = run(&m, &m.boot(), &[Action::Exit { task: 0 }]);
+    assert_eq!(ev, ["task_exited(1)"]);
+    assert_eq!(s.tasks[0].life, TaskLife::Exiting);
+    let (s, _) = run(&m, &s, &[insmod(&m, "P1")]);
+    assert_eq!(
+        s.tasks[0].patch_state,
+        KlpState::Idle,
+        "klp_init_transition did not see it"
+    );
+    assert!(!s.tasks[0].tif_patch_pending);
+    assert!(holds(&m, "no-kernel-warning", &s));
+    let (s2, ev) = run(&m, &s, &[call(&m, 0, "f")]);
+    assert_eq!(ev[0], "kernel_warning(patch.c:klp_ftrace_handler)");
+    assert!(!holds(&m, "no-kernel-warning", &s2));
+    // The exiting task is not among the tasks the try switches, so the
+    // transition completes while it sits in f.
+    let (s3, _) = run(&m, &s2, &[Action::Continue { busy: 0 }]);
+    assert!(s3.klp_transition_patch.is_none());
+    let (s4, ev) = run(
+        &m,
+        &s3,
+        &[Action::Return { task: 0 }, Action::Dead { task: 0 }],
+    );
+    assert_eq!(ev.last().unwrap(), "task_dead(1)");
+    assert_eq!(s4.tasks[0].life, TaskLife::Gone);
+    assert!(actions(&m, &s4)
+        .iter()
+        .all(|a| !matches!(a, Action::Call { .. } | Action::Fork { .. })));
+}
+
+/// state.c:klp_get_prev_state returns the last matching state; a callback
+/// branches on its version (`if_prev_state.min_version`).
+#[test]
+fn prev_state_version_selects_the_branch() {
+    let json = |v: u32| {
+        format!(
+            r#"{{"spec_version":1,
+        "objects":{{"vmlinux":{{"funcs":["f"]}}}},
+        "system_modifications":["old_fix","new_fix"],
+        "patches":{{
+          "P1":{{"states":[{{"id":1,"version":{v}}}],"objects":{{"vmlinux":{{"funcs":{{"f":{{}}}}}}}}}},
+          "P2":{{"replace":true,"states":[{{"id":1,"version":3}}],"objects":{{"vmlinux":{{"funcs":{{"f":{{}}}},
+            "callbacks":{{"pre_patch":{{"if_prev_state":{{"id":1,"min_version":2,
+               "then":{{"set":["new_fix"]}},"else":{{"set":["old_fix"]}}}}}}}}}}}}}}}},
+        "tasks":{{"count":1}}}}"#
+        )
+    };
+    for (v, expect) in [(1, "sysmod_set(old_fix)"), (2, "sysmod_set(new_fix)")] {
+        let m = model(&json(v));
+        let (s, _) = m.step_command(&m.boot(), &insmod(&m, "P1"));
+        let (s, _) = run(&m, &s, &[Action::TransitionWork { busy: 0 }]);
+        let (_, ev) = m.step_command(&s, &insmod(&m, "P2"));
+        assert!(
+            ev.iter().any(|e| e.oracle(&m.sc) == expect),
+            "version {v}: {ev:?}"
+        );
+    }
+}

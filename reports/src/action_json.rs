@@ -63,6 +63,18 @@ pub enum ActionJson {
     Return {
         task: u32,
     },
+    /// The task forks (copy_process); the child is the first unborn slot.
+    Fork {
+        task: u32,
+    },
+    /// The task exits (do_exit: release_task takes it off the task list).
+    Exit {
+        task: u32,
+    },
+    /// The exiting task's do_task_dead.
+    Dead {
+        task: u32,
+    },
 }
 
 /// The named form of `a`.
@@ -102,6 +114,15 @@ pub fn encode(sc: &Scenario, a: &Action) -> ActionJson {
         Action::Return { task } => ActionJson::Return {
             task: task as u32 + 1,
         },
+        Action::Fork { task } => ActionJson::Fork {
+            task: task as u32 + 1,
+        },
+        Action::Exit { task } => ActionJson::Exit {
+            task: task as u32 + 1,
+        },
+        Action::Dead { task } => ActionJson::Dead {
+            task: task as u32 + 1,
+        },
     }
 }
 
@@ -116,12 +137,12 @@ pub fn decode(sc: &Scenario, j: &ActionJson) -> Result<Action, String> {
         Some(id) => Ok(id),
     };
     let t = |task: u32| {
-        if task >= 1 && task <= sc.tasks.count {
+        if task >= 1 && task <= sc.tasks.slots() {
             Ok((task - 1) as u8)
         } else {
             Err(format!(
-                "the scenario has no task {task} (tasks.count is {})",
-                sc.tasks.count
+                "the scenario has no task {task} (it has {} task slots: tasks.count and tasks.forks)",
+                sc.tasks.slots()
             ))
         }
     };
@@ -166,13 +187,16 @@ pub fn decode(sc: &Scenario, j: &ActionJson) -> Result<Action, String> {
                 .ok_or_else(|| format!("the scenario has no function `{func}`"))?,
         },
         ActionJson::Return { task } => Action::Return { task: t(*task)? },
+        ActionJson::Fork { task } => Action::Fork { task: t(*task)? },
+        ActionJson::Exit { task } => Action::Exit { task: t(*task)? },
+        ActionJson::Dead { task } => Action::Dead { task: t(*task)? },
     })
 }
 
 /// The tasks of a `busy` set by name: `1`, `2`, ... for tasks and
 /// `swapper/N` for the idle task of CPU N.
 pub fn running_names(sc: &Scenario, busy: u16) -> Vec<String> {
-    let n = sc.tasks.count as usize;
+    let n = sc.tasks.slots() as usize;
     (0..16usize)
         .filter(|b| busy & (1 << b) != 0)
         .map(|b| {
@@ -187,7 +211,7 @@ pub fn running_names(sc: &Scenario, busy: u16) -> Vec<String> {
 
 /// The `busy` set that `names` (as [`running_names`] writes them) stand for.
 pub fn running_mask(sc: &Scenario, names: &[String]) -> Result<u16, String> {
-    let n = sc.tasks.count as usize;
+    let n = sc.tasks.slots() as usize;
     let mut mask = 0u16;
     for name in names {
         let bit = if let Some(cpu) = name.strip_prefix("swapper/") {

@@ -33,7 +33,7 @@ pub fn sequence_diagram(model: &KlpModel, walk: &Walk, property: &str) -> String
     let mut out = String::from("sequenceDiagram\n");
     out += "    participant A as admin shell\n";
     out += "    participant K as klp core\n";
-    for t in 1..=sc.tasks.count {
+    for t in 1..=sc.tasks.slots() {
         let _ = writeln!(out, "    participant T{t} as task {t}");
     }
     for (i, step) in build_trace(model, &walk.actions).iter().enumerate() {
@@ -66,8 +66,8 @@ pub fn sequence_diagram(model: &KlpModel, walk: &Walk, property: &str) -> String
             let _ = writeln!(out, "    Note over K: {}", core.join("<br/>"));
         }
     }
-    let last = if sc.tasks.count > 0 {
-        format!("T{}", sc.tasks.count)
+    let last = if sc.tasks.slots() > 0 {
+        format!("T{}", sc.tasks.slots())
     } else {
         "K".to_string()
     };

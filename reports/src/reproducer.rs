@@ -184,6 +184,21 @@ pub fn case_steps(model: &KlpModel, walk: &Walk) -> Vec<CaseStep> {
                 ]),
                 None,
             ),
+            Action::Fork { task } | Action::Exit { task } | Action::Dead { task } => (
+                match *a {
+                    Action::Fork { .. } => "task_fork",
+                    Action::Exit { .. } => "task_exit",
+                    _ => "task_dead",
+                },
+                args(&[
+                    ("task", json!(task + 1)),
+                    (
+                        "note",
+                        json!(format!("{command}: a task step, no kernel command")),
+                    ),
+                ]),
+                None,
+            ),
         };
         // A command the trace leaves in the kernel (its next steps are
         // `kernel_continue` steps of their own, with task steps between).

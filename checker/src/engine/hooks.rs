@@ -20,8 +20,8 @@ use super::table::{stored_key, FingerprintTable};
 use super::Canonicalize;
 
 /// Bits of a node label that belong to the hooks; the engine keeps the BFS
-/// depth above them (12 bits, saturating: it only orders states).
-pub const NODE_LABEL_BITS: u32 = 52;
+/// depth above them (8 bits, saturating: it only orders states).
+pub const NODE_LABEL_BITS: u32 = 56;
 const LABEL_MASK: u64 = (1 << NODE_LABEL_BITS) - 1;
 
 /// Per-search callbacks. Every method is called by the worker thread that
@@ -111,7 +111,7 @@ impl GraphSlots {
 
     #[inline]
     pub(crate) fn set_node(&self, slot: u32, depth: usize, label: u64) {
-        let depth = (depth as u64 + 1).min(0xfff);
+        let depth = (depth as u64 + 1).min(0xff);
         self.nodes[slot as usize].store(
             depth << NODE_LABEL_BITS | (label & LABEL_MASK),
             Ordering::Relaxed,
@@ -234,7 +234,7 @@ impl StateGraph {
     }
 
     /// BFS depth (0 for an initial state) of an expanded state, saturating
-    /// at 4094.
+    /// at 254.
     #[inline]
     pub fn depth(&self, slot: u32) -> u32 {
         (self.nodes[slot as usize].load(Ordering::Relaxed) >> NODE_LABEL_BITS) as u32 - 1

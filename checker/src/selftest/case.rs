@@ -51,13 +51,22 @@ pub const STEP_OPS: &[&str] = &[
     "free_work",
     "task_call",
     "task_return",
+    "task_fork",
+    "task_exit",
+    "task_dead",
     "kernel_continue",
     "idle_loop",
 ];
 
 /// Ops that drive the model's tasks directly: a script that uses them gets no
 /// test-module workers or init programs (its tasks are the scenario's own).
-pub const TASK_OPS: &[&str] = &["task_call", "task_return"];
+pub const TASK_OPS: &[&str] = &[
+    "task_call",
+    "task_return",
+    "task_fork",
+    "task_exit",
+    "task_dead",
+];
 
 /// One step: its op and arguments.
 #[derive(Debug, Clone)]
@@ -305,6 +314,7 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
             entry: Some(vec![]),
             calls: BTreeMap::new(),
             kind: Default::default(),
+            ..Default::default()
         },
         admin: Default::default(),
         fairness: Default::default(),

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use klp_model::event::{Event, EventSink};
 use klp_model::patch::klp_ftrace_handler;
 use klp_model::scenario::{FuncId, PatchId, VMLINUX};
-use klp_model::state::{Frame, Impl, KlpState, Life, State};
+use klp_model::state::{Frame, Impl, KlpState, Life, State, TaskLife};
 use klp_model::{step, Action, InsmodParams, KlpModel};
 use serde_json::{Map, Value};
 
@@ -649,7 +649,9 @@ impl Runner<'_> {
                 self.apply(&Action::FreeWork(p));
                 Ok(())
             }
-            "task_call" | "task_return" => self.task_step(s),
+            "task_call" | "task_return" | "task_fork" | "task_exit" | "task_dead" => {
+                self.task_step(s)
+            }
             "spawn_getpid_loops" | "kill_getpid_loops" => Ok(()),
             "wait_npids_zero" => self.wait_npids_zero(),
             "log_npids" => {
@@ -686,6 +688,41 @@ impl Runner<'_> {
             ));
         }
         let task = (n - 1) as u8;
+        let life = self.state.tasks[n - 1].life;
+        let at_user = self.state.tasks[n - 1].frames.is_empty();
+        match s.op.as_str() {
+            "task_fork" | "task_exit" if life != TaskLife::Listed || !at_user => {
+                return Err(format!(
+                    "task {n} cannot {} now: it is not in user space on the task list",
+                    &s.op[5..]
+                ));
+            }
+            "task_fork" => {
+                if !self.state.tasks.iter().any(|t| t.life == TaskLife::Unborn) {
+                    return Err("no task slot left for a child (tasks.forks)".to_string());
+                }
+                self.apply(&Action::Fork { task });
+                return Ok(());
+            }
+            "task_exit" => {
+                if !self.sc().tasks.exit {
+                    return Err("the scenario does not let tasks exit (tasks.exit)".to_string());
+                }
+                self.apply(&Action::Exit { task });
+                return Ok(());
+            }
+            "task_dead" => {
+                if life != TaskLife::Exiting || !at_user {
+                    return Err(format!("task {n} is not exiting with an empty stack"));
+                }
+                self.apply(&Action::Dead { task });
+                return Ok(());
+            }
+            _ => {}
+        }
+        if life == TaskLife::Unborn || life == TaskLife::Gone {
+            return Err(format!("task {n} does not run (not forked yet, or gone)"));
+        }
         if s.op == "task_return" {
             if self.state.tasks[n - 1].frames.is_empty() {
                 return Err(format!("task {n} is in user space: nothing to return from"));
