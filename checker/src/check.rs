@@ -8,7 +8,8 @@ use klp_model::spec::Verdict;
 use klp_model::{KlpModel, Scenario};
 use klp_reports::{build_trace, PropertyReport, ScenarioReport, SpecRef, Stats, Status};
 
-use crate::engines::{run, Bounds, EngineKind, Outcome, Snapshot};
+use crate::engines::{run_all, Bounds, EngineKind, Outcome, Passes, Snapshot};
+use crate::liveness::LivenessResult;
 
 /// Checks `scenario` with `engine` and builds its report.
 pub fn check_scenario(
@@ -18,8 +19,24 @@ pub fn check_scenario(
     bounds: &Bounds,
 ) -> ScenarioReport {
     let model = KlpModel::new(scenario);
-    let outcome = run(&model, engine, bounds);
-    report(path, &model, engine.name(), bounds, &outcome)
+    let all = run_all(
+        &model,
+        engine,
+        bounds,
+        Passes {
+            coverage: false,
+            liveness: !bounds.no_liveness,
+        },
+        &mut |_| {},
+    );
+    report_from(
+        path,
+        &model,
+        engine.name(),
+        bounds,
+        &all.outcome,
+        all.liveness,
+    )
 }
 
 /// Judges an engine's outcome against the scenario's expectations.
@@ -41,6 +58,21 @@ pub fn report_with_progress(
     bounds: &Bounds,
     o: &Outcome,
     progress: &dyn Fn(&Snapshot),
+) -> ScenarioReport {
+    let liveness = (!bounds.no_liveness)
+        .then(|| crate::liveness::check_liveness(model, bounds, &mut |s| progress(s)));
+    report_from(path, model, engine, bounds, o, liveness)
+}
+
+/// Judges an engine's outcome and the liveness verdicts (`None`: not
+/// checked, `--no-liveness`) against the scenario's expectations.
+pub fn report_from(
+    path: &Path,
+    model: &KlpModel,
+    engine: &str,
+    bounds: &Bounds,
+    o: &Outcome,
+    liveness: Option<Vec<LivenessResult>>,
 ) -> ScenarioReport {
     let sc = &*model.sc;
     let offered: Vec<_> = PROPERTIES
@@ -80,14 +112,9 @@ pub fn report_with_progress(
         });
     }
     let mut incomplete_reason = o.incomplete_reason.clone();
-    let liveness = if bounds.no_liveness {
-        crate::liveness::skipped()
-    } else {
-        crate::liveness::check_liveness(
-            model,
-            &crate::liveness::LivenessBounds::from(bounds),
-            progress,
-        )
+    let liveness = match liveness {
+        Some(l) if !bounds.no_liveness => l,
+        _ => crate::liveness::skipped(),
     };
     for l in liveness {
         let status = match (&l.unknown, &l.lasso) {

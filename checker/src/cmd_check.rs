@@ -126,29 +126,35 @@ pub fn check(args: &CheckArgs) -> i32 {
             sc.profile = prof;
             let model = KlpModel::new(sc);
             let progress = Progress::start(mode, &model.sc.name);
-            let outcome =
-                crate::engines::run_with_progress(&model, args.engine, &bounds, &mut |s| {
-                    progress.update(s)
-                });
-            // After an interrupt the remaining passes are skipped.
+            // One search answers the properties, counts the actions and
+            // (without symmetry) records the liveness graph.
+            let all = crate::engines::run_all(
+                &model,
+                args.engine,
+                &bounds,
+                crate::engines::Passes {
+                    coverage: !args.no_coverage,
+                    liveness: !bounds.no_liveness,
+                },
+                &mut |s| progress.update(s),
+            );
             let interrupted = crate::interrupt::requested();
             let mut these_bounds = bounds.clone();
             these_bounds.no_liveness |= interrupted;
-            let mut report = crate::check::report_with_progress(
+            let mut report = crate::check::report_from(
                 &l.path,
                 &model,
                 args.engine.name(),
                 &these_bounds,
-                &outcome,
-                &|s| progress.update(s),
+                &all.outcome,
+                all.liveness,
             );
             if interrupted {
                 report.complete = false;
                 report.incomplete_reason = Some("interrupted".to_string());
             }
-            if !args.no_coverage && !interrupted {
-                let cov =
-                    crate::coverage::coverage(&model, &report, &bounds, &|s| progress.update(s));
+            if let (Some(counts), false) = (all.coverage, interrupted) {
+                let cov = crate::coverage::finish(&model, &report, counts);
                 for w in &cov.warnings {
                     eprint!(
                         "{}",

@@ -1,26 +1,98 @@
-//! Action coverage, per scenario: a breadth-first pass over the reachable
-//! states (after the search, whatever engine ran it) that counts, for each
-//! kind of action, how often it was enabled and how often it changed the
-//! state. An action the scenario allows that never changes anything, or a
+//! Action coverage, per scenario: counted inside the native engine's search
+//! (its [`crate::liveness::KlpHooks`]), for each kind of action, how often
+//! it was enabled and how often it changed the state, over the states the
+//! search expands (with symmetry reduction, one per class). An action the scenario allows that never changes anything, or a
 //! `sometimes` property never satisfied, makes the check vacuous in part:
 //! both are warnings, and `--fail-on-vacuous` makes them a failure.
 //!
 //! Tasks are interchangeable, so task steps are counted per function, not
-//! per task. The pass keeps its own set of visited states; it stops at
-//! `limit` states and then reports counts without warnings.
+//! per task. A search stopped by a bound reports its counts without
+//! warnings.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::time::Instant;
+use std::collections::{BTreeMap, HashMap};
 
 use klp_model::kernel::bits;
-use klp_model::{Action, KlpModel, Scenario, State};
+use klp_model::{Action, KlpModel, Scenario};
 use klp_reports::{ActionCount, Coverage, ScenarioReport, Status};
-use stateright::{Model, Representative};
 
 use crate::engines::{Bounds, Snapshot};
 
-/// The default bound on the states the pass visits.
-pub const DEFAULT_LIMIT: usize = 2_000_000;
+/// The action an action counts as: task numbers and who is busy on the
+/// other CPUs are details of the step, not of its kind ([`kind_of`]).
+fn kind_key(a: &Action) -> Action {
+    match *a {
+        Action::Call { func, .. } => Action::Call { task: 0, func },
+        Action::Return { .. } => Action::Return { task: 0 },
+        Action::TransitionWork { .. } => Action::TransitionWork { busy: 0 },
+        Action::Continue { .. } => Action::Continue { busy: 0 },
+        ref other => other.clone(),
+    }
+}
+
+/// A search thread's counts: per kind key, (enabled, fired).
+#[derive(Default)]
+pub struct CoverageLocal {
+    counts: HashMap<Action, (u64, u64), std::hash::BuildHasherDefault<SmallHash>>,
+}
+
+impl CoverageLocal {
+    /// Counts `a`, enabled in a state; `changed`: `None` when `next_state`
+    /// has no successor, else whether the successor differs.
+    #[inline]
+    pub fn count(&mut self, a: &Action, changed: Option<bool>) {
+        let entry = self.counts.entry(kind_key(a)).or_default();
+        entry.0 += 1;
+        if changed == Some(true) {
+            entry.1 += 1;
+        }
+    }
+}
+
+/// FNV-1a over the few bytes an action hashes: the count map's hasher.
+pub struct SmallHash(u64);
+
+impl Default for SmallHash {
+    fn default() -> Self {
+        SmallHash(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for SmallHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+}
+
+/// The counts of one search, merged over its threads, by kind.
+#[derive(Debug, Clone, Default)]
+pub struct CoverageCounts {
+    pub complete: bool,
+    pub states: u64,
+    pub counts: BTreeMap<String, (u64, u64)>,
+}
+
+impl CoverageCounts {
+    pub fn merge(model: &KlpModel, complete: bool, states: u64, locals: &[CoverageLocal]) -> Self {
+        let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for local in locals {
+            for (a, (enabled, fired)) in &local.counts {
+                let e = counts.entry(kind_of(&model.sc, a)).or_default();
+                e.0 += enabled;
+                e.1 += fired;
+            }
+        }
+        CoverageCounts {
+            complete,
+            states,
+            counts,
+        }
+    }
+}
 
 /// The kind an action counts under.
 pub fn kind_of(sc: &Scenario, a: &Action) -> String {
@@ -99,81 +171,38 @@ pub fn allowed_kinds(sc: &Scenario) -> Vec<String> {
     out
 }
 
-/// Counts actions over the states reachable in `model`, and the warnings for
-/// `report`. The pass visits what the search visited: with symmetry
-/// reduction, one state per class of states that differ only by a
-/// permutation of the tasks, so its state count is the search's. It stops at
-/// the bounds' state limit (`--max-states`, `--memory`) and deadline
-/// (`--timeout`), and then reports its counts without warnings.
+/// Counts actions over the states reachable in `model` with a native
+/// search of its own (symmetry as `bounds` say), and the warnings for
+/// `report`. `check` counts in its own search instead
+/// ([`crate::engines::run_all`]).
 pub fn coverage(
     model: &KlpModel,
     report: &ScenarioReport,
     bounds: &Bounds,
     progress: &dyn Fn(&Snapshot),
 ) -> Coverage {
+    let hooks = crate::liveness::KlpHooks::<false>::new(model, true);
+    let run =
+        crate::engines::run_native_hooked(model, bounds, &hooks, "coverage", None, &mut |s| {
+            progress(s)
+        });
+    let counts = CoverageCounts::merge(
+        model,
+        run.outcome.complete,
+        run.outcome.unique_states,
+        &run.locals,
+    );
+    finish(model, report, counts)
+}
+
+/// The coverage table and its warnings from a search's counts.
+pub fn finish(model: &KlpModel, report: &ScenarioReport, counts: CoverageCounts) -> Coverage {
     let sc = &*model.sc;
-    let start = Instant::now();
-    let limit = bounds.kept_states(DEFAULT_LIMIT);
-    let deadline = bounds.stop_at();
-    let canon = |s: State| {
-        if bounds.symmetry {
-            s.representative()
-        } else {
-            s
-        }
-    };
-    let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut seen: HashSet<State> = HashSet::new();
-    let mut queue = VecDeque::new();
-    for s in model.init_states() {
-        let s = canon(s);
-        if seen.insert(s.clone()) {
-            queue.push_back(s);
-        }
-    }
-    let mut complete = true;
-    let mut actions = Vec::new();
-    let mut expanded = 0u64;
-    while let Some(s) = queue.pop_front() {
-        expanded += 1;
-        if expanded.is_multiple_of(1024) {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                complete = false;
-                break;
-            }
-            if expanded.is_multiple_of(16384) {
-                progress(&Snapshot {
-                    phase: "coverage",
-                    states: 0,
-                    unique_states: seen.len() as u64,
-                    max_depth: 0,
-                    seconds: start.elapsed().as_secs_f64(),
-                    queue: Some(queue.len() as u64),
-                });
-            }
-        }
-        actions.clear();
-        model.actions(&s, &mut actions);
-        for a in actions.drain(..) {
-            let entry = counts.entry(kind_of(sc, &a)).or_default();
-            entry.0 += 1;
-            let Some(next) = model.next_state(&s, a) else {
-                continue;
-            };
-            if next != s {
-                entry.1 += 1;
-            }
-            let next = canon(next);
-            if !seen.contains(&next) {
-                if seen.len() >= limit {
-                    complete = false;
-                    continue;
-                }
-                seen.insert(next.clone());
-                queue.push_back(next);
-            }
-        }
-    }
+    let CoverageCounts {
+        complete,
+        states,
+        counts,
+    } = counts;
     let mut warnings = Vec::new();
     let mut vacuous = false;
     if complete {
@@ -199,7 +228,7 @@ pub fn coverage(
     }
     Coverage {
         complete,
-        states: seen.len() as u64,
+        states,
         actions: counts
             .into_iter()
             .map(|(kind, (enabled, fired))| ActionCount {

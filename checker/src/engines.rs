@@ -49,11 +49,6 @@ pub struct Bounds {
     pub deadline: Option<Instant>,
 }
 
-/// What one state costs a pass that keeps whole states (the liveness graph
-/// with its edges, the coverage pass's visited set): about 850 bytes
-/// measured on the bench scenario, rounded up.
-pub const BYTES_PER_KEPT_STATE: usize = 1024;
-
 impl Bounds {
     /// The time left for a search or pass starting now.
     pub fn remaining(&self) -> Option<Duration> {
@@ -67,18 +62,6 @@ impl Bounds {
     pub fn stop_at(&self) -> Option<Instant> {
         self.deadline
             .or_else(|| self.timeout.map(|t| Instant::now() + t))
-    }
-
-    /// How many whole states a pass may keep: `--max-states`, and what
-    /// `--memory` leaves room for, else `default`.
-    pub fn kept_states(&self, default: usize) -> usize {
-        let by_memory = self.memory.map(|m| (m / BYTES_PER_KEPT_STATE).max(1));
-        let by_count = self.max_states.map(|n| n as usize);
-        match (by_count, by_memory) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => default,
-        }
     }
 
     /// `--timeout 5s`, for messages.
@@ -113,37 +96,120 @@ pub fn run_with_progress(
 ) -> Outcome {
     match kind {
         EngineKind::Native => {
-            let live = std::sync::Arc::new(crate::engine::LiveCounters::default());
-            let start = Instant::now();
-            let o = std::thread::scope(|s| {
-                let search = s.spawn(|| run_native_live(model, bounds, Some(live.clone())));
-                while !search.is_finished() {
-                    use std::sync::atomic::Ordering::Relaxed;
-                    progress(&Snapshot {
-                        phase: "search",
-                        states: 0,
-                        unique_states: live.unique_states.load(Relaxed),
-                        max_depth: live.depth.load(Relaxed),
-                        seconds: start.elapsed().as_secs_f64(),
-                        queue: Some(live.frontier.load(Relaxed)),
-                    });
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                search
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p))
-            });
-            progress(&Snapshot {
-                phase: "search",
-                states: o.states,
-                unique_states: o.unique_states,
-                max_depth: o.max_depth,
-                seconds: o.seconds,
-                queue: None,
-            });
-            o
+            run_native_hooked(
+                model,
+                bounds,
+                &crate::engine::NoHooks,
+                "search",
+                None,
+                progress,
+            )
+            .outcome
         }
         _ => run_stateright_with_progress(model, kind, bounds, progress),
+    }
+}
+
+/// What [`run_all`] is asked for besides the search.
+#[derive(Debug, Clone, Copy)]
+pub struct Passes {
+    /// Count actions ([`crate::coverage`]).
+    pub coverage: bool,
+    /// Check the liveness properties ([`crate::liveness`]).
+    pub liveness: bool,
+}
+
+/// The search and the passes, each answered once.
+pub struct AllResults {
+    pub outcome: Outcome,
+    pub coverage: Option<crate::coverage::CoverageCounts>,
+    /// `None` when liveness was not asked for.
+    pub liveness: Option<Vec<crate::liveness::LivenessResult>>,
+}
+
+/// Runs the search with coverage and liveness inside it where it can: the
+/// native engine counts actions in its own search, and records the state
+/// graph for liveness when it searches without symmetry reduction (the
+/// liveness graph is the full one), so `check --no-symmetry` is one search.
+/// With symmetry, liveness takes a second native search of the full graph;
+/// with a stateright engine, coverage and liveness take one native search
+/// (with the search's symmetry setting for coverage, none for liveness:
+/// two when they differ).
+pub fn run_all(
+    model: &KlpModel,
+    kind: EngineKind,
+    bounds: &Bounds,
+    passes: Passes,
+    progress: &mut dyn FnMut(&Snapshot),
+) -> AllResults {
+    use crate::liveness::{from_graph, from_graph_missing, KlpHooks};
+    let coverage_of = |run: &NativeRun<crate::coverage::CoverageLocal>| {
+        crate::coverage::CoverageCounts::merge(
+            model,
+            run.outcome.complete,
+            run.outcome.unique_states,
+            &run.locals,
+        )
+    };
+    let liveness_of = |run: &NativeRun<crate::coverage::CoverageLocal>| match &run.graph {
+        Some(g) => from_graph(model, g, run.graph_complete()),
+        None => from_graph_missing(run.graph_complete()),
+    };
+    match kind {
+        EngineKind::Native if passes.liveness && !bounds.symmetry => {
+            let hooks = KlpHooks::<true>::new(model, passes.coverage);
+            let run = run_native_hooked(model, bounds, &hooks, "search", None, progress);
+            AllResults {
+                coverage: passes.coverage.then(|| coverage_of(&run)),
+                liveness: Some(liveness_of(&run)),
+                outcome: run.outcome,
+            }
+        }
+        EngineKind::Native => {
+            let (outcome, coverage) = if passes.coverage {
+                let hooks = KlpHooks::<false>::new(model, true);
+                let run = run_native_hooked(model, bounds, &hooks, "search", None, progress);
+                let c = coverage_of(&run);
+                (run.outcome, Some(c))
+            } else {
+                (run_with_progress(model, kind, bounds, progress), None)
+            };
+            let liveness = passes
+                .liveness
+                .then(|| crate::liveness::check_liveness(model, bounds, progress));
+            AllResults {
+                outcome,
+                coverage,
+                liveness,
+            }
+        }
+        _ => {
+            let outcome = run_stateright_with_progress(model, kind, bounds, progress);
+            let mut coverage = None;
+            let mut liveness = None;
+            if passes.liveness && (!bounds.symmetry || !passes.coverage) {
+                let mut b = bounds.clone();
+                b.symmetry = false;
+                let hooks = KlpHooks::<true>::new(model, passes.coverage);
+                let run = run_native_hooked(model, &b, &hooks, "liveness", None, progress);
+                liveness = Some(liveness_of(&run));
+                coverage = passes.coverage.then(|| coverage_of(&run));
+            } else {
+                if passes.coverage {
+                    let hooks = KlpHooks::<false>::new(model, true);
+                    let run = run_native_hooked(model, bounds, &hooks, "coverage", None, progress);
+                    coverage = Some(coverage_of(&run));
+                }
+                if passes.liveness {
+                    liveness = Some(crate::liveness::check_liveness(model, bounds, progress));
+                }
+            }
+            AllResults {
+                outcome,
+                coverage,
+                liveness,
+            }
+        }
     }
 }
 
@@ -165,19 +231,105 @@ const NATIVE_MAX_TABLE: usize = 6 << 30;
 /// four times the memory (the search is deterministic, so the rerun gives the
 /// same result a big enough first table would have).
 pub fn run_native(model: &KlpModel, bounds: &Bounds) -> Outcome {
-    run_native_live(model, bounds, None)
+    run_native_hooked(
+        model,
+        bounds,
+        &crate::engine::NoHooks,
+        "search",
+        None,
+        &mut |_| {},
+    )
+    .outcome
 }
 
-/// [`run_native`], updating `live` as it goes.
-fn run_native_live(
+/// A native search with hooks: its outcome, the hooks' accumulators and
+/// the recorded graph (if the hooks record one).
+pub struct NativeRun<L> {
+    pub outcome: Outcome,
+    pub locals: Vec<L>,
+    pub graph: Option<crate::engine::StateGraph>,
+}
+
+impl<L> NativeRun<L> {
+    /// Whether the graph covers every reachable state, else why not.
+    pub fn graph_complete(&self) -> Result<(), String> {
+        match (&self.outcome.incomplete_reason, self.outcome.complete) {
+            (_, true) => Ok(()),
+            (Some(why), false) => Err(why.clone()),
+            (None, false) => Err("the search is incomplete".to_string()),
+        }
+    }
+}
+
+/// Table memory per slot with a recorded graph: the table's 12 bytes and
+/// the graph's 16 (edges come on top).
+const GRAPH_BYTES_PER_SLOT: usize = 28;
+
+/// Runs the native engine with `hooks`, showing `phase` in the progress
+/// snapshots (about ten a second).
+pub fn run_native_hooked<H>(
     model: &KlpModel,
     bounds: &Bounds,
+    hooks: &H,
+    phase: &'static str,
     live: Option<std::sync::Arc<crate::engine::LiveCounters>>,
-) -> Outcome {
+    progress: &mut dyn FnMut(&Snapshot),
+) -> NativeRun<H::Local>
+where
+    H: crate::engine::Hooks<KlpModel>,
+{
+    let live = live.unwrap_or_default();
+    let start = Instant::now();
+    let run = std::thread::scope(|s| {
+        let search = s.spawn(|| native_loop(model, bounds, hooks, live.clone()));
+        while !search.is_finished() {
+            use std::sync::atomic::Ordering::Relaxed;
+            progress(&Snapshot {
+                phase,
+                states: 0,
+                unique_states: live.unique_states.load(Relaxed),
+                max_depth: live.depth.load(Relaxed),
+                seconds: start.elapsed().as_secs_f64(),
+                queue: Some(live.frontier.load(Relaxed)),
+            });
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        search
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+    let o = &run.outcome;
+    progress(&Snapshot {
+        phase,
+        states: o.states,
+        unique_states: o.unique_states,
+        max_depth: o.max_depth,
+        seconds: o.seconds,
+        queue: None,
+    });
+    run
+}
+
+fn native_loop<H>(
+    model: &KlpModel,
+    bounds: &Bounds,
+    hooks: &H,
+    live: std::sync::Arc<crate::engine::LiveCounters>,
+) -> NativeRun<H::Local>
+where
+    H: crate::engine::Hooks<KlpModel>,
+{
     let canon = |s: &klp_model::State| stateright::Representative::representative(s);
     let start = Instant::now();
     let budget = bounds.remaining();
-    let mut memory = bounds.memory.unwrap_or(NATIVE_FIRST_TABLE);
+    let graph_share = |m: usize| {
+        if H::GRAPH {
+            m / GRAPH_BYTES_PER_SLOT * crate::engine::table::BYTES_PER_SLOT
+        } else {
+            m
+        }
+    };
+    let mut memory = bounds.memory.map_or(NATIVE_FIRST_TABLE, graph_share);
     loop {
         let opts = crate::engine::NativeOptions {
             threads: bounds.threads,
@@ -185,9 +337,10 @@ fn run_native_live(
             max_states: bounds.max_states,
             timeout: budget.map(|t| t.saturating_sub(start.elapsed())),
             memory_bytes: Some(memory),
-            live: live.clone(),
+            live: Some(live.clone()),
         };
-        let o = crate::engine::check(model, &opts, Some(&canon));
+        let hooked = crate::engine::check_with(model, &opts, Some(&canon), hooks);
+        let o = hooked.outcome;
         if let crate::engine::StopReason::TableFull {
             suggested_memory_bytes,
             ..
@@ -199,7 +352,7 @@ fn run_native_live(
             }
         }
         let complete = o.complete;
-        return Outcome {
+        let outcome = Outcome {
             complete,
             incomplete_reason: (!complete).then(|| match o.stop {
                 crate::engine::StopReason::Timeout => {
@@ -222,6 +375,11 @@ fn run_native_live(
                 .into_iter()
                 .map(|d| d.map(|d| d.actions))
                 .collect(),
+        };
+        return NativeRun {
+            outcome,
+            locals: hooked.locals,
+            graph: hooked.graph,
         };
     }
 }

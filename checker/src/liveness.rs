@@ -2,10 +2,12 @@
 //!
 //! stateright's `Property::eventually` only looks at terminal states and
 //! misses violations on cycles, and it has no notion of fairness. This
-//! search is sound for weak fairness: it builds the reachable state graph,
-//! keeps the states where the obligation is still pending, splits them into
-//! strongly connected components (Tarjan), and reports a component that a
-//! fair run can stay in forever. A component C holds a fair cycle iff, for
+//! search is sound for weak fairness: it reads the reachable state graph
+//! the native engine recorded in its search ([`StateGraph`]: table slots,
+//! a label per state and labelled edges, no state kept), keeps the states
+//! where the obligation is still pending, splits them into strongly
+//! connected components (Tarjan), and reports a component that a fair run
+//! can stay in forever. A component C holds a fair cycle iff, for
 //! every weakly fair action class, the class is disabled in some state of C
 //! or taken by some edge inside C. The counterexample is a lasso: a shortest
 //! prefix to C and a loop inside C that takes the required edges.
@@ -22,13 +24,23 @@
 //! is every `fairness.interruptible` sleeper that has TIF_PATCH_PENDING in
 //! one of its states (klp_send_signals wakes it every 15th failed try).
 
-use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+//!
+//! What the graph keeps, per state ([`Layout`]): which obligations are
+//! pending, which tasks are at user space, which fair classes are enabled
+//! and whether any non-admin action is; per edge: only the non-admin edges
+//! between two states that share a pending obligation (the only ones a
+//! component or a path inside one uses), labelled with their fair class.
+//! The graph is that of the full state space (no symmetry reduction: the
+//! justice of named tasks is not symmetric).
+
+use std::collections::VecDeque;
 
 use klp_model::properties::{patch_release_pending, transition_pending};
 use klp_model::{Action, KlpModel, State};
 use stateright::Model;
 
+use crate::coverage::CoverageLocal;
+use crate::engine::{Hooks, StateGraph};
 use crate::engines::{Bounds, Snapshot};
 
 /// A weakly fair class of actions.
@@ -46,15 +58,6 @@ enum Class {
     Force,
 }
 
-/// The explicit state graph.
-struct Graph {
-    states: Vec<State>,
-    /// Per state: (target, action).
-    edges: Vec<Vec<(u32, Action)>>,
-    /// BFS parent for shortest prefixes.
-    parent: Vec<Option<(u32, Action)>>,
-}
-
 /// The verdict of one liveness property.
 pub struct LivenessResult {
     pub id: &'static str,
@@ -64,7 +67,7 @@ pub struct LivenessResult {
     pub unknown: Option<String>,
 }
 
-fn is_admin(a: &Action) -> bool {
+pub(crate) fn is_admin(a: &Action) -> bool {
     matches!(
         a,
         Action::Insmod(..)
@@ -90,152 +93,262 @@ fn class_of(a: &Action, tasks: usize) -> Option<Class> {
     }
 }
 
-/// Fingerprints are already well mixed: hash them as they are.
-#[derive(Default)]
-struct Passthrough(u64);
+/// Where each fact sits in a state's graph label: `pending` bits (bit 0
+/// `transition-completes`, bit 1 + p `patch-freed` of patch p), then a bit
+/// per task at user space, then a TIF_PATCH_PENDING bit per
+/// `fairness.interruptible` task, then a bit per enabled class (in
+/// [`Layout::classes`] order), then whether a non-admin action is enabled.
+/// 17 + 8 + 23 + 1 bits at the scenario limits (16 patches, 8 tasks, 4
+/// CPUs) and one per interruptible task: within the engine's 56 unless
+/// more than 7 tasks are interruptible ([`Layout::new`] then refuses).
+#[derive(Debug, Clone)]
+pub(crate) struct Layout {
+    patches: usize,
+    tasks: usize,
+    /// The `fairness.interruptible` tasks.
+    interruptible: Vec<usize>,
+    /// Every class that can occur (fair or not: `Force` is fair only with
+    /// `fairness.admin_forces`).
+    classes: Vec<Class>,
+    /// Which of `classes` are weakly fair in this scenario.
+    fair: u64,
+    user_shift: u32,
+    tif_shift: u32,
+    class_shift: u32,
+    nonadmin_bit: u32,
+}
 
-impl std::hash::Hasher for Passthrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
+impl Layout {
+    pub(crate) fn new(model: &KlpModel) -> Result<Self, String> {
+        let sc = &model.sc;
+        let patches = sc.patches.len();
+        // Task slots (forked tasks included), as in the states.
+        let tasks = model.init_states().first().map_or(0, |s| s.tasks.len());
+        let interruptible: Vec<usize> = sc
+            .fairness
+            .interruptible
+            .iter()
+            .copied()
+            .filter(|&t| t < tasks)
+            .collect();
+        let mut classes = vec![Class::TransitionWork, Class::Continue, Class::Force];
+        for cpu in 0..sc.cpus {
+            classes.push(Class::IdleLoop(cpu as u8));
         }
+        for p in 0..patches {
+            classes.push(Class::FreeWork(p as u8));
+        }
+        let mut fair = 0u64;
+        for (i, c) in classes.iter().enumerate() {
+            if *c != Class::Force || sc.fairness.admin_forces {
+                fair |= 1 << i;
+            }
+        }
+        let user_shift = 1 + patches as u32;
+        let tif_shift = user_shift + tasks as u32;
+        let class_shift = tif_shift + interruptible.len() as u32;
+        let nonadmin_bit = class_shift + classes.len() as u32;
+        if nonadmin_bit >= crate::engine::hooks::NODE_LABEL_BITS {
+            return Err(format!(
+                "the liveness graph labels a state with {} bits, more than the engine's {}",
+                nonadmin_bit + 1,
+                crate::engine::hooks::NODE_LABEL_BITS
+            ));
+        }
+        Ok(Layout {
+            patches,
+            tasks,
+            interruptible,
+            classes,
+            fair,
+            user_shift,
+            tif_shift,
+            class_shift,
+            nonadmin_bit,
+        })
     }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+
+    fn pending_bits(&self, s: &State) -> u64 {
+        let mut bits = transition_pending(s) as u64;
+        for p in 0..self.patches {
+            bits |= (patch_release_pending(s, p as u8) as u64) << (1 + p);
+        }
+        bits
+    }
+
+    fn node(&self, s: &State) -> u64 {
+        let mut label = self.pending_bits(s);
+        for (t, task) in s.tasks.iter().enumerate().take(self.tasks) {
+            label |= (task.frames.is_empty() as u64) << (self.user_shift + t as u32);
+        }
+        for (i, &t) in self.interruptible.iter().enumerate() {
+            let pending = s.tasks.get(t).is_some_and(|x| x.tif_patch_pending);
+            label |= (pending as u64) << (self.tif_shift + i as u32);
+        }
+        label
+    }
+
+    fn class_index(&self, c: Class) -> usize {
+        self.classes
+            .iter()
+            .position(|&k| k == c)
+            .expect("every class has a bit")
+    }
+
+    /// Adds what `a` (enabled in `s`, leading to `next`) says to the label
+    /// and answers the edge label to keep (class index + 1, 0 for none).
+    fn edge(&self, s: &State, node: &mut u64, a: &Action, next: &State) -> Option<u8> {
+        let class = class_of(a, s.tasks.len()).map(|c| self.class_index(c));
+        if let Some(i) = class {
+            *node |= 1 << (self.class_shift + i as u32);
+        }
+        if is_admin(a) {
+            return None;
+        }
+        *node |= 1 << self.nonadmin_bit;
+        let pending = *node & ((1 << self.user_shift) - 1);
+        if pending & self.pending_bits(next) == 0 {
+            return None;
+        }
+        Some(class.map_or(0, |i| i as u8 + 1))
+    }
+
+    fn pending(&self, label: u64, k: usize) -> bool {
+        label >> k & 1 != 0
+    }
+
+    fn at_user(&self, label: u64, t: usize) -> bool {
+        label >> (self.user_shift + t as u32) & 1 != 0
+    }
+
+    /// Whether the `i`th interruptible task has TIF_PATCH_PENDING.
+    fn tif_pending(&self, label: u64, i: usize) -> bool {
+        label >> (self.tif_shift + i as u32) & 1 != 0
+    }
+
+    fn enabled(&self, label: u64, class: usize) -> bool {
+        label >> (self.class_shift + class as u32) & 1 != 0
+    }
+
+    fn any_fair_enabled(&self, label: u64) -> bool {
+        (label >> self.class_shift) & self.fair != 0
+    }
+
+    fn has_nonadmin(&self, label: u64) -> bool {
+        label >> self.nonadmin_bit & 1 != 0
     }
 }
 
-/// Builds the graph; states are told apart by their 64-bit fingerprint (as
-/// in the native engine: the collision probability is reported there), so
-/// the index holds 12 bytes per state instead of a second copy of it.
-fn build(
-    model: &KlpModel,
-    bounds: &LivenessBounds,
-    progress: &dyn Fn(&Snapshot),
-) -> Result<Graph, String> {
-    let start = Instant::now();
-    let max_states = bounds.max_states;
-    let fp = crate::engine::Fingerprinter::default();
-    let mut index: HashMap<u64, u32, std::hash::BuildHasherDefault<Passthrough>> =
-        HashMap::default();
-    let mut g = Graph {
-        states: vec![],
-        edges: vec![],
-        parent: vec![],
-    };
-    let mut queue = VecDeque::new();
-    for s in model.init_states() {
-        if let std::collections::hash_map::Entry::Vacant(e) = index.entry(fp.fingerprint(&s)) {
-            e.insert(g.states.len() as u32);
-            g.states.push(s);
-            g.edges.push(vec![]);
-            g.parent.push(None);
-            queue.push_back(g.states.len() as u32 - 1);
-        }
-    }
-    let mut actions = Vec::new();
-    let mut expanded = 0u64;
-    while let Some(i) = queue.pop_front() {
-        expanded += 1;
-        if expanded.is_multiple_of(1024) {
-            if bounds.deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(format!("{} reached", bounds.timeout_text));
-            }
-            if expanded.is_multiple_of(16384) {
-                progress(&Snapshot {
-                    phase: "liveness",
-                    states: 0,
-                    unique_states: g.states.len() as u64,
-                    max_depth: 0,
-                    seconds: start.elapsed().as_secs_f64(),
-                    queue: Some(queue.len() as u64),
-                });
-            }
-        }
-        actions.clear();
-        model.actions(&g.states[i as usize], &mut actions);
-        for a in actions.drain(..) {
-            let Some(next) = model.next_state(&g.states[i as usize], a.clone()) else {
-                continue;
-            };
-            let key = fp.fingerprint(&next);
-            let j = match index.get(&key) {
-                Some(&j) => j,
-                None => {
-                    if g.states.len() >= max_states {
-                        return Err(format!(
-                            "its state graph has more than {max_states} states ({})",
-                            bounds.limit_text
-                        ));
-                    }
-                    let j = g.states.len() as u32;
-                    index.insert(key, j);
-                    g.states.push(next);
-                    g.edges.push(vec![]);
-                    g.parent.push(Some((i, a.clone())));
-                    queue.push_back(j);
-                    j
-                }
-            };
-            g.edges[i as usize].push((j, a));
-        }
-    }
-    Ok(g)
+/// The hooks of the checker's native search: action coverage (when
+/// `coverage`) and, with `GRAPH`, the liveness graph.
+pub struct KlpHooks<'m, const GRAPH: bool> {
+    pub model: &'m KlpModel,
+    pub coverage: bool,
+    /// The graph's label layout (an error when the scenario needs more
+    /// bits than a label has: then no graph edge is kept and liveness is
+    /// unknown).
+    layout: Result<Layout, String>,
 }
 
-/// Strongly connected components of the subgraph of `keep` states using
-/// non-admin edges (iterative Tarjan). Returns component id per state
-/// (u32::MAX when not kept).
-fn sccs(g: &Graph, keep: &[bool]) -> (Vec<u32>, u32) {
-    let n = g.states.len();
+impl<'m, const GRAPH: bool> KlpHooks<'m, GRAPH> {
+    pub fn new(model: &'m KlpModel, coverage: bool) -> Self {
+        KlpHooks {
+            model,
+            coverage,
+            layout: Layout::new(model),
+        }
+    }
+}
+
+impl<const GRAPH: bool> Hooks<KlpModel> for KlpHooks<'_, GRAPH> {
+    type Local = CoverageLocal;
+    const GRAPH: bool = GRAPH;
+    const ACTIONS: bool = true;
+
+    fn local(&self) -> CoverageLocal {
+        CoverageLocal::default()
+    }
+
+    fn node(&self, s: &State) -> u64 {
+        match (&self.layout, GRAPH) {
+            (Ok(l), true) => l.node(s),
+            _ => 0,
+        }
+    }
+
+    #[inline]
+    fn step(
+        &self,
+        local: &mut CoverageLocal,
+        s: &State,
+        node: &mut u64,
+        a: Action,
+    ) -> (Option<State>, Option<u8>) {
+        let kept = (self.coverage || GRAPH).then(|| a.clone());
+        let next = self.model.next_state(s, a);
+        let Some(a) = kept else {
+            return (next, None);
+        };
+        if self.coverage {
+            local.count(&a, next.as_ref().map(|n| n != s));
+        }
+        let label = match (&next, &self.layout, GRAPH) {
+            (Some(n), Ok(l), true) => l.edge(s, node, &a, n),
+            _ => None,
+        };
+        (next, label)
+    }
+}
+
+/// Strongly connected components of the states pending for obligation `k`
+/// over the kept edges between them (iterative Tarjan). Returns the
+/// component per slot (u32::MAX when not pending) and the count.
+fn sccs(g: &StateGraph, lay: &Layout, k: usize) -> (Vec<u32>, u32) {
+    let n = g.capacity();
+    let keep = |v: u32| g.expanded(v) && lay.pending(g.label(v), k);
     let mut comp = vec![u32::MAX; n];
     let mut idx = vec![u32::MAX; n];
     let mut low = vec![0u32; n];
     let mut on_stack = vec![false; n];
-    let mut stack = Vec::new();
+    let mut stack: Vec<u32> = Vec::new();
     let mut next_index = 0u32;
     let mut ncomp = 0u32;
-    for root in 0..n {
-        if !keep[root] || idx[root] != u32::MAX {
+    for root in 0..n as u32 {
+        if idx[root as usize] != u32::MAX || !keep(root) {
             continue;
         }
-        let mut call: Vec<(usize, usize)> = vec![(root, 0)];
-        idx[root] = next_index;
-        low[root] = next_index;
+        let mut call: Vec<(u32, Vec<u32>, usize)> = Vec::new();
+        let succ = |v: u32| -> Vec<u32> { g.edges(v).map(|e| e.0).filter(|&w| keep(w)).collect() };
+        idx[root as usize] = next_index;
+        low[root as usize] = next_index;
         next_index += 1;
         stack.push(root);
-        on_stack[root] = true;
-        while let Some(&mut (v, ref mut ei)) = call.last_mut() {
-            let edges = &g.edges[v];
-            if *ei < edges.len() {
-                let (w, ref a) = edges[*ei];
+        on_stack[root as usize] = true;
+        call.push((root, succ(root), 0));
+        while let Some((v, ws, ei)) = call.last_mut() {
+            let v = *v;
+            if *ei < ws.len() {
+                let w = ws[*ei];
                 *ei += 1;
-                let w = w as usize;
-                if !keep[w] || is_admin(a) {
-                    continue;
-                }
-                if idx[w] == u32::MAX {
-                    idx[w] = next_index;
-                    low[w] = next_index;
+                if idx[w as usize] == u32::MAX {
+                    idx[w as usize] = next_index;
+                    low[w as usize] = next_index;
                     next_index += 1;
                     stack.push(w);
-                    on_stack[w] = true;
-                    call.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(idx[w]);
+                    on_stack[w as usize] = true;
+                    call.push((w, succ(w), 0));
+                } else if on_stack[w as usize] {
+                    low[v as usize] = low[v as usize].min(idx[w as usize]);
                 }
             } else {
                 call.pop();
-                if let Some(&(u, _)) = call.last() {
-                    low[u] = low[u].min(low[v]);
+                if let Some((u, _, _)) = call.last() {
+                    low[*u as usize] = low[*u as usize].min(low[v as usize]);
                 }
-                if low[v] == idx[v] {
+                if low[v as usize] == idx[v as usize] {
                     while let Some(w) = stack.pop() {
-                        on_stack[w] = false;
-                        comp[w] = ncomp;
+                        on_stack[w as usize] = false;
+                        comp[w as usize] = ncomp;
                         if w == v {
                             break;
                         }
@@ -248,98 +361,72 @@ fn sccs(g: &Graph, keep: &[bool]) -> (Vec<u32>, u32) {
     (comp, ncomp)
 }
 
-/// The weakly fair classes for this scenario.
-fn fair_classes(model: &KlpModel) -> Vec<Class> {
-    let sc = &model.sc;
-    let mut out = vec![Class::TransitionWork, Class::Continue];
-    for cpu in 0..sc.cpus {
-        out.push(Class::IdleLoop(cpu as u8));
-    }
-    for p in 0..sc.patches.len() {
-        out.push(Class::FreeWork(p as u8));
-    }
-    if sc.fairness.admin_forces {
-        out.push(Class::Force);
-    }
-    out
-}
-
 /// Tasks that must return to user space infinitely often.
-fn just_tasks(model: &KlpModel, g: &Graph) -> Vec<usize> {
-    let tasks = g.states.first().map_or(0, |s| s.tasks.len());
-    (0..tasks)
+fn just_tasks(model: &KlpModel, lay: &Layout) -> Vec<usize> {
+    (0..lay.tasks)
         .filter(|t| !model.sc.fairness.may_block_forever.contains(t))
         .collect()
 }
 
-fn at_user(g: &Graph, s: usize, t: usize) -> bool {
-    g.states[s].tasks[t].frames.is_empty()
-}
+/// A lasso as graph slots: the state the prefix leads to, and the loop's
+/// steps `(target, class index + 1 the step must take, or 0 for any
+/// non-admin action)`.
+type SlotLasso = (u32, Vec<(u32, u8)>);
 
-fn enabled(g: &Graph, s: usize, c: Class) -> bool {
-    let n = g.states[s].tasks.len();
-    g.edges[s].iter().any(|(_, a)| class_of(a, n) == Some(c))
-}
-
-/// Finds a fair lasso that stays in `pending` states forever.
-fn find_lasso(model: &KlpModel, g: &Graph, pending: &[bool]) -> Option<(Vec<Action>, Vec<Action>)> {
-    let (comp, ncomp) = sccs(g, pending);
-    let classes = fair_classes(model);
-    let mut members: Vec<Vec<usize>> = vec![vec![]; ncomp as usize];
+/// Finds a fair lasso that stays in states pending for obligation `k`.
+fn find_lasso(model: &KlpModel, g: &StateGraph, lay: &Layout, k: usize) -> Option<SlotLasso> {
+    let (comp, ncomp) = sccs(g, lay, k);
+    let mut members: Vec<Vec<u32>> = vec![vec![]; ncomp as usize];
     for (s, &c) in comp.iter().enumerate() {
         if c != u32::MAX {
-            members[c as usize].push(s);
+            members[c as usize].push(s as u32);
         }
     }
-    // Prefer the component reached first (shortest prefix): states are
-    // numbered in BFS order.
+    let first = |m: &[u32]| m.iter().map(|&s| g.order_key(s)).min();
+    // Prefer the component reached first (shortest prefix).
     let mut order: Vec<usize> = (0..ncomp as usize).collect();
-    order.sort_by_key(|&c| members[c].iter().min().copied().unwrap_or(usize::MAX));
+    order.sort_by_cached_key(|&c| first(&members[c]));
     // A pending state where no fair class is enabled: nobody has to move,
     // so a run may stay there forever (stuttering).
-    let just = just_tasks(model, g);
-    let stutter = (0..g.states.len()).find(|&s| {
-        pending[s]
-            && classes.iter().all(|&cl| !enabled(g, s, cl))
-            && just.iter().all(|&t| at_user(g, s, t))
-    });
-    let first_comp = order
-        .first()
-        .map(|&c| members[c].iter().min().copied().unwrap_or(usize::MAX));
+    let just = just_tasks(model, lay);
+    let stutter = (0..g.capacity() as u32)
+        .filter(|&s| {
+            g.expanded(s) && {
+                let l = g.label(s);
+                lay.pending(l, k)
+                    && !lay.any_fair_enabled(l)
+                    && just.iter().all(|&t| lay.at_user(l, t))
+            }
+        })
+        .min_by_key(|&s| g.order_key(s));
+    let first_comp = order.first().and_then(|&c| first(&members[c]));
     if let Some(s) = stutter {
-        if first_comp.is_none_or(|f| s <= f) {
-            return Some((path_from_root(g, s), vec![]));
+        if first_comp.is_none_or(|f| g.order_key(s) <= f) {
+            return Some((s, vec![]));
         }
     }
+    let fair_classes: Vec<usize> = (0..lay.classes.len())
+        .filter(|&i| lay.fair >> i & 1 != 0)
+        .collect();
     for c in order {
         let m = &members[c];
-        let inside = |s: usize, w: u32, a: &Action| {
-            comp[w as usize] == c as u32 && comp[s] == c as u32 && !is_admin(a)
-        };
-        let has_cycle = m.len() > 1
-            || m.iter().any(|&s| {
-                g.edges[s]
-                    .iter()
-                    .any(|(w, a)| *w as usize == s && !is_admin(a))
-            });
-        let terminal = m.len() == 1 && g.edges[m[0]].iter().all(|(_, a)| is_admin(a));
+        let c = c as u32;
+        let has_cycle = m.len() > 1 || m.iter().any(|&s| g.edges(s).any(|(w, _)| w == s));
+        let terminal = m.len() == 1 && !lay.has_nonadmin(g.label(m[0]));
         if !has_cycle && !terminal {
             continue;
         }
         // Each class: disabled somewhere in C, or taken inside C.
         let mut required = Vec::new();
         let mut fair = true;
-        for &cl in &classes {
-            if m.iter().any(|&s| !enabled(g, s, cl)) {
+        for &cl in &fair_classes {
+            if m.iter().any(|&s| !lay.enabled(g.label(s), cl)) {
                 continue;
             }
             let edge = m.iter().find_map(|&s| {
-                g.edges[s]
-                    .iter()
-                    .find(|(w, a)| {
-                        class_of(a, g.states[s].tasks.len()) == Some(cl) && inside(s, *w, a)
-                    })
-                    .map(|(w, a)| (s, *w, a.clone()))
+                g.edges(s)
+                    .find(|&(w, l)| l as usize == cl + 1 && comp[w as usize] == c)
+                    .map(|(w, l)| (s, w, l))
             });
             match edge {
                 Some(e) => required.push(e),
@@ -356,13 +443,15 @@ fn find_lasso(model: &KlpModel, g: &Graph, pending: &[bool]) -> Option<(Vec<Acti
         // interruptible sleeper that is pending somewhere in C (the fake
         // signal of klp_send_signals wakes it: the tries go on in C).
         let mut waypoints = Vec::new();
-        let woken = model.sc.fairness.interruptible.iter().copied().filter(|&t| {
-            m.iter()
-                .any(|&s| g.states[s].tasks.get(t).is_some_and(|x| x.tif_patch_pending))
-        });
+        let woken = lay
+            .interruptible
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| m.iter().any(|&s| lay.tif_pending(g.label(s), i)))
+            .map(|(_, &t)| t);
         let obliged: Vec<usize> = just.iter().copied().chain(woken).collect();
         for &t in &obliged {
-            match m.iter().find(|&&s| at_user(g, s, t)) {
+            match m.iter().find(|&&s| lay.at_user(g.label(s), t)) {
                 Some(&s) => waypoints.push(s),
                 None => {
                     fair = false;
@@ -373,69 +462,53 @@ fn find_lasso(model: &KlpModel, g: &Graph, pending: &[bool]) -> Option<(Vec<Acti
         if !fair {
             continue;
         }
-        let entry = *m.iter().min().expect("component is not empty");
-        let prefix = path_from_root(g, entry);
-        let mut lp = Vec::new();
-        let mut at = entry;
-        for (s, w, a) in required {
-            lp.extend(path_within(g, &comp, c as u32, at, s));
-            lp.push(a);
-            at = w as usize;
-        }
-        for s in waypoints {
-            lp.extend(path_within(g, &comp, c as u32, at, s));
-            at = s;
-        }
-        lp.extend(path_within(g, &comp, c as u32, at, entry));
-        if lp.is_empty() {
-            // A self-loop with no required class, or a terminal state:
-            // any internal edge (or stuttering) repeats.
-            if let Some((_, a)) = g.edges[entry]
-                .iter()
-                .find(|(w, a)| *w as usize == entry && !is_admin(a))
-            {
-                lp.push(a.clone());
-            }
-        }
-        if stutter.is_some_and(|s| s < entry) {
+        let entry = *m
+            .iter()
+            .min_by_key(|&&s| g.order_key(s))
+            .expect("component is not empty");
+        if stutter.is_some_and(|s| g.order_key(s) < g.order_key(entry)) {
             break;
         }
-        return Some((prefix, lp));
+        let mut lp = Vec::new();
+        let mut at = entry;
+        for (s, w, l) in required {
+            lp.extend(path_within(g, &comp, c, at, s));
+            lp.push((w, l));
+            at = w;
+        }
+        for s in waypoints {
+            lp.extend(path_within(g, &comp, c, at, s));
+            at = s;
+        }
+        lp.extend(path_within(g, &comp, c, at, entry));
+        if lp.is_empty() && g.edges(entry).any(|(w, _)| w == entry) {
+            // A self-loop with no required class: it repeats.
+            lp.push((entry, 0));
+        }
+        return Some((entry, lp));
     }
-    stutter.map(|s| (path_from_root(g, s), vec![]))
+    stutter.map(|s| (s, vec![]))
 }
 
-fn path_from_root(g: &Graph, mut s: usize) -> Vec<Action> {
-    let mut out = Vec::new();
-    while let Some((p, a)) = &g.parent[s] {
-        out.push(a.clone());
-        s = *p as usize;
-    }
-    out.reverse();
-    out
-}
-
-/// Shortest path from `from` to `to` inside component `c` (non-admin edges).
-fn path_within(g: &Graph, comp: &[u32], c: u32, from: usize, to: usize) -> Vec<Action> {
+/// Shortest path from `from` to `to` inside component `c`, as steps.
+fn path_within(g: &StateGraph, comp: &[u32], c: u32, from: u32, to: u32) -> Vec<(u32, u8)> {
     if from == to {
         return vec![];
     }
-    let mut prev: HashMap<usize, (usize, Action)> = HashMap::new();
+    let mut prev: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
     let mut q = VecDeque::from([from]);
     while let Some(s) = q.pop_front() {
-        for (w, a) in &g.edges[s] {
-            let w = *w as usize;
-            if comp[w] != c || is_admin(a) || w == from || prev.contains_key(&w) {
+        for (w, _) in g.edges(s) {
+            if comp[w as usize] != c || w == from || prev.contains_key(&w) {
                 continue;
             }
-            prev.insert(w, (s, a.clone()));
+            prev.insert(w, s);
             if w == to {
                 let mut out = vec![];
                 let mut at = to;
                 while at != from {
-                    let (p, a) = prev[&at].clone();
-                    out.push(a);
-                    at = p;
+                    out.push((at, 0));
+                    at = prev[&at];
                 }
                 out.reverse();
                 return out;
@@ -446,64 +519,57 @@ fn path_within(g: &Graph, comp: &[u32], c: u32, from: usize, to: usize) -> Vec<A
     vec![]
 }
 
-/// What bounds the liveness pass: the states its graph may keep and when it
-/// must stop.
-#[derive(Debug, Clone)]
-pub struct LivenessBounds {
-    pub max_states: usize,
-    pub deadline: Option<Instant>,
-    /// `--timeout 5s`, for the message.
-    pub timeout_text: String,
-    /// Which option set `max_states`, for the message.
-    pub limit_text: String,
-}
-
-/// The liveness graph's default bound when neither `--max-states` nor
-/// `--memory` is given.
-pub const DEFAULT_MAX_STATES: usize = 2_000_000;
-
-impl From<&Bounds> for LivenessBounds {
-    fn from(b: &Bounds) -> Self {
-        let limit_text = match (b.max_states, b.memory) {
-            (Some(_), Some(_)) => "--max-states, --memory",
-            (Some(_), None) => "--max-states",
-            (None, Some(_)) => "--memory",
-            (None, None) => "the default bound; give --max-states or --memory",
-        };
-        LivenessBounds {
-            max_states: b.kept_states(DEFAULT_MAX_STATES),
-            deadline: b.stop_at(),
-            timeout_text: format!("--timeout {}", b.timeout_text()),
-            limit_text: limit_text.to_string(),
-        }
-    }
-}
-
-/// Checks both liveness properties within `bounds`; when a bound stops the
-/// pass, both are unknown (never `holds` from a partial graph).
-pub fn check_liveness(
+/// Turns a lasso of slots into actions by replaying the model.
+fn lasso_actions(
     model: &KlpModel,
-    bounds: &LivenessBounds,
-    progress: &dyn Fn(&Snapshot),
+    g: &StateGraph,
+    lay: &Layout,
+    lasso: SlotLasso,
+) -> (Vec<Action>, Vec<Action>) {
+    let (entry, steps) = lasso;
+    let (_, prefix, mut state) = g.path_to(model, None, entry);
+    let mut lp = Vec::new();
+    for (target, class) in steps {
+        let (a, next) = g
+            .step(model, None, &state, target, |a| {
+                !is_admin(a)
+                    && (class == 0
+                        || class_of(a, state.tasks.len()).map(|c| lay.class_index(c) + 1)
+                            == Some(class as usize))
+            })
+            .expect("a recorded edge replays");
+        lp.push(a);
+        state = next;
+    }
+    (prefix, lp)
+}
+
+/// The liveness verdicts from the graph of a search (`complete`: whether
+/// that search explored everything; if not, `why` says why and both are
+/// unknown, never `holds` from a partial graph).
+pub fn from_graph(
+    model: &KlpModel,
+    g: &StateGraph,
+    complete: Result<(), String>,
 ) -> Vec<LivenessResult> {
     let ids = ["transition-completes", "patch-freed"];
-    let g = match build(model, bounds, progress) {
-        Ok(g) => g,
-        Err(why) => {
-            return ids
-                .iter()
-                .map(|id| LivenessResult {
-                    id,
-                    lasso: None,
-                    unknown: Some(why.clone()),
-                })
-                .collect();
-        }
+    if let Err(why) = complete {
+        return ids
+            .iter()
+            .map(|id| LivenessResult {
+                id,
+                lasso: None,
+                unknown: Some(why.clone()),
+            })
+            .collect();
+    }
+    let lay = match Layout::new(model) {
+        Ok(l) => l,
+        Err(why) => return from_graph_missing(Err(why)),
     };
-    let pending: Vec<bool> = g.states.iter().map(transition_pending).collect();
     let transition = LivenessResult {
         id: ids[0],
-        lasso: find_lasso(model, &g, &pending),
+        lasso: find_lasso(model, g, &lay, 0).map(|l| lasso_actions(model, g, &lay, l)),
         unknown: None,
     };
     let mut freed = LivenessResult {
@@ -511,18 +577,50 @@ pub fn check_liveness(
         lasso: None,
         unknown: None,
     };
-    for p in 0..model.sc.patches.len() {
-        let pending: Vec<bool> = g
-            .states
-            .iter()
-            .map(|s| patch_release_pending(s, p as u8))
-            .collect();
-        if let Some(l) = find_lasso(model, &g, &pending) {
-            freed.lasso = Some(l);
+    for p in 0..lay.patches {
+        if let Some(l) = find_lasso(model, g, &lay, 1 + p) {
+            freed.lasso = Some(lasso_actions(model, g, &lay, l));
             break;
         }
     }
     vec![transition, freed]
+}
+
+/// Checks both liveness properties with a native search of its own that
+/// records the graph (without symmetry reduction, whatever `bounds` say),
+/// within `bounds` (`--timeout` as the whole command's deadline,
+/// `--max-states`, `--memory`); when a bound stops it, both are unknown
+/// (never `holds` from a partial graph). `check` does without this second
+/// search when its own search runs without symmetry: the graph is then
+/// recorded there ([`crate::engines::run_all`]).
+pub fn check_liveness(
+    model: &KlpModel,
+    bounds: &Bounds,
+    progress: &mut dyn FnMut(&Snapshot),
+) -> Vec<LivenessResult> {
+    let hooks = KlpHooks::<true>::new(model, false);
+    let mut b = bounds.clone();
+    b.symmetry = false;
+    let run = crate::engines::run_native_hooked(model, &b, &hooks, "liveness", None, progress);
+    match &run.graph {
+        Some(g) => from_graph(model, g, run.graph_complete()),
+        None => from_graph_missing(run.graph_complete()),
+    }
+}
+
+/// Both verdicts unknown, for a search that recorded no graph.
+pub(crate) fn from_graph_missing(why: Result<(), String>) -> Vec<LivenessResult> {
+    let why = why
+        .err()
+        .unwrap_or_else(|| "no state graph was recorded".to_string());
+    ["transition-completes", "patch-freed"]
+        .into_iter()
+        .map(|id| LivenessResult {
+            id,
+            lasso: None,
+            unknown: Some(why.clone()),
+        })
+        .collect()
 }
 
 /// The liveness verdicts when the search is skipped (`--no-liveness`).

@@ -112,7 +112,11 @@ const BUGS: &[Bug] = &[
     },
     Bug {
         variant: "two-transitions",
-        caught_by: &["single-transition", "consistent-universe", "no-kernel-warning"],
+        caught_by: &[
+            "single-transition",
+            "consistent-universe",
+            "no-kernel-warning",
+        ],
         kernel_too: &[],
     },
     Bug {

@@ -168,7 +168,10 @@ impl<E: EventSink> Kernel<'_, E> {
         };
         if let Some(cond) = &eff.if_prev_state {
             let (id, min_version, then, otherwise) = &**cond;
-            let branch = if self.klp_get_prev_state(*id).is_some_and(|v| v >= *min_version) {
+            let branch = if self
+                .klp_get_prev_state(*id)
+                .is_some_and(|v| v >= *min_version)
+            {
                 then
             } else {
                 otherwise

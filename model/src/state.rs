@@ -322,7 +322,13 @@ impl State {
             klp_transition_patch: None,
             klp_target_state: KlpState::Idle,
             tasks: (0..tasks + sc.tasks.forks as usize)
-                .map(|i| if i < tasks { Task::new() } else { Task::unborn() })
+                .map(|i| {
+                    if i < tasks {
+                        Task::new()
+                    } else {
+                        Task::unborn()
+                    }
+                })
                 .collect(),
             idle_tasks: SmallVec::from_elem(Task::new(), cpus),
             klp_op: None,

@@ -99,12 +99,7 @@ impl<E: EventSink> Kernel<'_, E> {
     /// before or after the fork. Kernel threads never return to user
     /// space: they keep the copied state until a stack check switches them.
     pub fn copy_process(&mut self, parent: usize) {
-        let Some(child) = self
-            .s
-            .tasks
-            .iter()
-            .position(|t| t.life == TaskLife::Unborn)
-        else {
+        let Some(child) = self.s.tasks.iter().position(|t| t.life == TaskLife::Unborn) else {
             return;
         };
         let (patch_state, pending) = {

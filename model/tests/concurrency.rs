@@ -399,7 +399,10 @@ fn fork_child_takes_parents_patch_state_and_pending() {
     assert_eq!(s.tasks[1].life, TaskLife::Listed);
     assert_eq!(s.tasks[1].patch_state, KlpState::Unpatched);
     assert!(s.tasks[1].tif_patch_pending);
-    assert!(!actions(&m, &s).contains(&Action::Fork { task: 0 }), "no slot left");
+    assert!(
+        !actions(&m, &s).contains(&Action::Fork { task: 0 }),
+        "no slot left"
+    );
     // The child is on the task list: the next try switches it too.
     let (s, _) = run(&m, &s, &[Action::TransitionWork { busy: 0 }]);
     assert!(s.klp_transition_patch.is_none(), "transition completed");
@@ -410,7 +413,11 @@ fn fork_child_takes_parents_patch_state_and_pending() {
 #[test]
 fn user_fork_switches_parent_and_child_on_the_way_out() {
     let m = model(&FORK_EXIT.replace(r#","kind":"kthread""#, ""));
-    let (s, _) = run(&m, &m.boot(), &[insmod(&m, "P1"), Action::Continue { busy: 1 }]);
+    let (s, _) = run(
+        &m,
+        &m.boot(),
+        &[insmod(&m, "P1"), Action::Continue { busy: 1 }],
+    );
     assert!(s.tasks[0].tif_patch_pending);
     let (s, ev) = run(&m, &s, &[Action::Fork { task: 0 }]);
     assert_eq!(
@@ -436,7 +443,11 @@ fn exited_task_leaves_the_task_list_and_can_hit_the_handler_warning() {
     assert_eq!(ev, ["task_exited(1)"]);
     assert_eq!(s.tasks[0].life, TaskLife::Exiting);
     let (s, _) = run(&m, &s, &[insmod(&m, "P1")]);
-    assert_eq!(s.tasks[0].patch_state, KlpState::Idle, "klp_init_transition did not see it");
+    assert_eq!(
+        s.tasks[0].patch_state,
+        KlpState::Idle,
+        "klp_init_transition did not see it"
+    );
     assert!(!s.tasks[0].tif_patch_pending);
     assert!(holds(&m, "no-kernel-warning", &s));
     let (s2, ev) = run(&m, &s, &[call(&m, 0, "f")]);
@@ -446,7 +457,11 @@ fn exited_task_leaves_the_task_list_and_can_hit_the_handler_warning() {
     // transition completes while it sits in f.
     let (s3, _) = run(&m, &s2, &[Action::Continue { busy: 0 }]);
     assert!(s3.klp_transition_patch.is_none());
-    let (s4, ev) = run(&m, &s3, &[Action::Return { task: 0 }, Action::Dead { task: 0 }]);
+    let (s4, ev) = run(
+        &m,
+        &s3,
+        &[Action::Return { task: 0 }, Action::Dead { task: 0 }],
+    );
     assert_eq!(ev.last().unwrap(), "task_dead(1)");
     assert_eq!(s4.tasks[0].life, TaskLife::Gone);
     assert!(actions(&m, &s4)
@@ -476,6 +491,9 @@ fn prev_state_version_selects_the_branch() {
         let (s, _) = m.step_command(&m.boot(), &insmod(&m, "P1"));
         let (s, _) = run(&m, &s, &[Action::TransitionWork { busy: 0 }]);
         let (_, ev) = m.step_command(&s, &insmod(&m, "P2"));
-        assert!(ev.iter().any(|e| e.oracle(&m.sc) == expect), "version {v}: {ev:?}");
+        assert!(
+            ev.iter().any(|e| e.oracle(&m.sc) == expect),
+            "version {v}: {ev:?}"
+        );
     }
 }

@@ -83,6 +83,7 @@
 //! symmetric under the canonicaliser).
 
 pub mod fingerprint;
+pub mod hooks;
 mod search;
 pub mod table;
 mod trace;
@@ -96,6 +97,7 @@ use std::time::{Duration, Instant};
 use stateright::{Expectation, Model};
 
 pub use fingerprint::{collision_probability, Fingerprinter};
+pub use hooks::{Hooks, NoHooks, StateGraph};
 pub use table::{FingerprintTable, Insert};
 
 /// Table budget used when [`NativeOptions::memory_bytes`] is `None`:
@@ -270,10 +272,40 @@ where
     M: Model + Sync,
     M::State: Hash + Send,
 {
+    check_with(model, opts, canonicalize, &NoHooks).outcome
+}
+
+/// What [`check_with`] hands back: the outcome, each worker's hook
+/// accumulator and, when the hooks record one, the state graph (which owns
+/// the search's table).
+pub struct HookedOutcome<A, L> {
+    pub outcome: NativeOutcome<A>,
+    pub locals: Vec<L>,
+    pub graph: Option<StateGraph>,
+}
+
+/// [`check`] with [`Hooks`] that see every action of every expanded state
+/// and may record the state graph, in the same search.
+pub fn check_with<M, H>(
+    model: &M,
+    opts: &NativeOptions,
+    canonicalize: Option<Canonicalize<'_, M::State>>,
+    hooks: &H,
+) -> HookedOutcome<M::Action, H::Local>
+where
+    M: Model + Sync,
+    M::State: Hash + Send,
+    H: Hooks<M>,
+{
     let started = Instant::now();
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
+    };
+    let threads = if H::GRAPH {
+        threads.min(hooks::MAX_GRAPH_WORKERS)
+    } else {
+        threads
     };
     let canonicalize = if opts.symmetry { canonicalize } else { None };
     let capacity =
@@ -282,7 +314,7 @@ where
         Ok(t) => t,
         Err(_) => {
             let properties = model.properties();
-            return NativeOutcome {
+            let outcome = NativeOutcome {
                 stop: StopReason::NoMemory {
                     bytes: FingerprintTable::bytes_for_capacity(capacity),
                 },
@@ -301,6 +333,11 @@ where
                 table_bytes: 0,
                 collision_probability: 0.0,
             };
+            return HookedOutcome {
+                outcome,
+                locals: Vec::new(),
+                graph: None,
+            };
         }
     };
     if let Some(bound) = opts.max_states {
@@ -316,8 +353,11 @@ where
         .map(|(i, _)| i)
         .collect();
 
+    let slots = H::GRAPH.then(|| hooks::GraphSlots::new(table.capacity()));
     let raw = search::run(
         model,
+        hooks,
+        slots.as_ref(),
         &properties,
         canonicalize,
         &table,
@@ -353,7 +393,8 @@ where
         })
         .collect();
 
-    NativeOutcome {
+    let table_bytes = table.bytes() + slots.as_ref().map_or(0, |s| s.bytes());
+    let outcome = NativeOutcome {
         complete: stop == StopReason::Complete,
         stop,
         states: raw.states,
@@ -362,7 +403,13 @@ where
         seconds: started.elapsed().as_secs_f64(),
         discoveries,
         unchecked,
-        table_bytes: table.bytes(),
+        table_bytes,
         collision_probability: collision_probability(unique_states),
+    };
+    let graph = slots.map(|slots| StateGraph::new(table, slots, raw.edges, raw.extra_edges));
+    HookedOutcome {
+        outcome,
+        locals: raw.locals,
+        graph,
     }
 }

@@ -40,6 +40,7 @@ use crossbeam_queue::SegQueue;
 use stateright::{Expectation, Model, Property};
 
 use super::fingerprint::Fingerprinter;
+use super::hooks::{GraphSlots, Hooks, WorkerEdges};
 use super::table::{FingerprintTable, Insert, Inserter, NO_PARENT};
 use super::Canonicalize;
 
@@ -63,9 +64,9 @@ type Block<S> = Vec<(S, u32)>;
 type Level<S> = Box<[SegQueue<Block<S>>]>;
 
 /// A successor waiting to be inserted, or refused by the table while
-/// reservations were outstanding: the state, its fingerprint and its
-/// parent's slot.
-type Successor<S> = (S, u64, u32);
+/// reservations were outstanding: the state, its fingerprint, its
+/// parent's slot and the label of the graph edge to keep (if any).
+type Successor<S> = (S, u64, u32, Option<u8>);
 
 /// Why the search ended, before the table is consulted for the reason of a
 /// `Full`.
@@ -102,17 +103,28 @@ impl Found {
 }
 
 /// What the search reports back to [`super::check`].
-pub(crate) struct RawOutcome {
+pub(crate) struct RawOutcome<L> {
     pub stop: Stop,
     pub states: u64,
     pub max_depth: usize,
     pub found: Vec<Option<Found>>,
+    /// Each worker's hook accumulator.
+    pub locals: Vec<L>,
+    /// Each worker's graph edges, and the edges the leader kept (with a
+    /// graph).
+    pub edges: Vec<WorkerEdges>,
+    pub extra_edges: Vec<(u32, u32, u8)>,
 }
 
 /// Everything the workers share. Written fields are atomics or touched only
 /// between the two barriers of a level.
-struct Shared<'a, M: Model> {
+struct Shared<'a, M: Model, H> {
     model: &'a M,
+    hooks: &'a H,
+    /// The graph's per-slot arrays, when the hooks record one.
+    graph: Option<&'a GraphSlots>,
+    /// Graph edges to states the leader inserted between levels.
+    extra_edges: Mutex<Vec<(u32, u32, u8)>>,
     properties: &'a [Property<M>],
     has_eventually: bool,
     canonicalize: Option<Canonicalize<'a, M::State>>,
@@ -142,7 +154,7 @@ struct Shared<'a, M: Model> {
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
-impl<M: Model> Shared<'_, M> {
+impl<M: Model, H> Shared<'_, M, H> {
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed) != RUNNING
     }
@@ -179,11 +191,18 @@ impl<M: Model> Shared<'_, M> {
         let mut exact = self.table.inserter();
         exact.reserve_one_at_a_time();
         let mut block = Vec::new();
-        while let Some((state, fp, parent)) = self.refused.pop() {
+        while let Some((state, fp, parent, label)) = self.refused.pop() {
             if self.stopped() {
                 continue;
             }
-            match exact.insert(fp, parent) {
+            let (answer, slot) = exact.insert_at(fp, parent);
+            if let (Some(label), false) = (label, answer == Insert::Full) {
+                self.extra_edges
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((parent, slot, label));
+            }
+            match answer {
                 Insert::Inserted(slot) => block.push((state, slot)),
                 Insert::Present => {}
                 Insert::Full => self.request_stop(FULL),
@@ -217,22 +236,29 @@ impl<M: Model> Shared<'_, M> {
 }
 
 /// Runs the search to completion or to a stop, with `threads` workers.
-pub(crate) fn run<M>(
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run<M, H>(
     model: &M,
+    hooks: &H,
+    graph: Option<&GraphSlots>,
     properties: &[Property<M>],
     canonicalize: Option<Canonicalize<'_, M::State>>,
     table: &FingerprintTable,
     threads: usize,
     deadline: Option<Instant>,
     live: Option<&super::LiveCounters>,
-) -> RawOutcome
+) -> RawOutcome<H::Local>
 where
     M: Model + Sync,
     M::State: Hash + Send,
+    H: Hooks<M>,
 {
     let threads = threads.max(1);
     let shared = Shared {
         model,
+        hooks,
+        graph,
+        extra_edges: Mutex::new(Vec::new()),
         properties,
         has_eventually: properties
             .iter()
@@ -256,7 +282,7 @@ where
 
     let init_states = seed(&shared);
 
-    let results: Vec<WorkerResult> = std::thread::scope(|s| {
+    let results: Vec<WorkerResult<H::Local>> = std::thread::scope(|s| {
         // Workers wait at the barrier's gate until it knows how many of
         // them exist: a thread that cannot be spawned (a thread or memory
         // limit) makes the search run with fewer, never wait for it.
@@ -303,17 +329,31 @@ where
         INTERRUPTED => Stop::Interrupted,
         _ => Stop::Full,
     };
+    let states = init_states + results.iter().map(|r| r.generated).sum::<u64>();
+    let max_depth = results.iter().map(|r| r.max_depth).max().unwrap_or(0);
+    let mut locals = Vec::new();
+    let mut edges = Vec::new();
+    for r in results {
+        locals.push(r.local);
+        edges.push(r.edges);
+    }
     RawOutcome {
         stop,
-        states: init_states + results.iter().map(|r| r.generated).sum::<u64>(),
-        max_depth: results.iter().map(|r| r.max_depth).max().unwrap_or(0),
+        states,
+        max_depth,
         found,
+        locals,
+        edges,
+        extra_edges: shared
+            .extra_edges
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner()),
     }
 }
 
 /// Inserts the initial states (level 0) and returns how many there were
 /// within the boundary (duplicates included, as stateright counts them).
-fn seed<M>(shared: &Shared<'_, M>) -> u64
+fn seed<M, H>(shared: &Shared<'_, M, H>) -> u64
 where
     M: Model,
     M::State: Hash,
@@ -352,15 +392,19 @@ where
 }
 
 /// What one worker hands back when the search ends.
-struct WorkerResult {
+struct WorkerResult<L> {
     generated: u64,
     max_depth: usize,
     found: Vec<Option<Found>>,
+    local: L,
+    edges: WorkerEdges,
 }
 
 /// One search thread's private state: nothing here is shared.
-struct Worker<'s, 'a, M: Model> {
-    shared: &'s Shared<'a, M>,
+struct Worker<'s, 'a, M: Model, H: Hooks<M>> {
+    shared: &'s Shared<'a, M, H>,
+    local: H::Local,
+    edges: WorkerEdges,
     /// This worker's queue in each level.
     me: usize,
     inserter: Inserter<'a>,
@@ -378,14 +422,17 @@ struct Worker<'s, 'a, M: Model> {
     found: Vec<Option<Found>>,
 }
 
-impl<'s, 'a, M> Worker<'s, 'a, M>
+impl<'s, 'a, M, H> Worker<'s, 'a, M, H>
 where
     M: Model,
     M::State: Hash,
+    H: Hooks<M>,
 {
-    fn new(shared: &'s Shared<'a, M>, me: usize) -> Self {
+    fn new(shared: &'s Shared<'a, M, H>, me: usize) -> Self {
         Self {
             shared,
+            local: shared.hooks.local(),
+            edges: WorkerEdges::default(),
             me,
             inserter: shared.table.inserter(),
             hasher: Fingerprinter::default(),
@@ -403,7 +450,7 @@ where
     }
 
     /// Expands levels until the leader says there is none left.
-    fn run(mut self) -> WorkerResult {
+    fn run(mut self) -> WorkerResult<H::Local> {
         let shared = self.shared;
         let mut depth = 0;
         while shared.go_on.load(Ordering::Acquire) {
@@ -423,10 +470,15 @@ where
                 depth += 1;
             }
         }
+        if let Some(graph) = shared.graph {
+            self.edges.close(graph, self.me);
+        }
         WorkerResult {
             generated: self.generated,
             max_depth: self.max_depth,
             found: self.found,
+            local: self.local,
+            edges: self.edges,
         }
     }
 
@@ -482,7 +534,8 @@ where
     fn expand(&mut self, state: M::State, slot: u32, depth: usize) {
         let shared = self.shared;
         let model = shared.model;
-        let mut awaiting = shared.has_eventually;
+        // A recorded graph needs every state's edges.
+        let mut awaiting = shared.has_eventually || H::GRAPH;
         for (i, property) in shared.properties.iter().enumerate() {
             let discovered = match property.expectation {
                 Expectation::Always => !(property.condition)(model, &state),
@@ -503,8 +556,20 @@ where
 
         model.actions(&state, &mut self.actions);
         let before = self.successors.len();
+        let mut node = if H::GRAPH || H::ACTIONS {
+            shared.hooks.node(&state)
+        } else {
+            0
+        };
         for action in self.actions.drain(..) {
-            let Some(next) = model.next_state(&state, action) else {
+            let (next, label) = if H::ACTIONS {
+                shared
+                    .hooks
+                    .step(&mut self.local, &state, &mut node, action)
+            } else {
+                (model.next_state(&state, action), None)
+            };
+            let Some(next) = next else {
                 continue;
             };
             if !model.within_boundary(&next) {
@@ -516,7 +581,10 @@ where
             };
             let fp = self.hasher.fingerprint(&next);
             shared.table.prefetch(fp);
-            self.successors.push((next, fp, slot));
+            self.successors.push((next, fp, slot, label));
+        }
+        if let Some(graph) = shared.graph {
+            graph.set_node(slot, depth, node);
         }
         self.generated += (self.successors.len() - before) as u64;
         if self.successors.len() >= INSERT_BATCH {
@@ -528,8 +596,14 @@ where
     /// the next level.
     fn insert_successors(&mut self, depth: usize) {
         let mut successors = std::mem::take(&mut self.successors);
-        for (next, fp, parent) in successors.drain(..) {
-            match self.inserter.insert(fp, parent) {
+        for (next, fp, parent, label) in successors.drain(..) {
+            let (answer, at) = self.inserter.insert_at(fp, parent);
+            if let (Some(graph), Some(label)) = (self.shared.graph, label) {
+                if answer != Insert::Full {
+                    self.edges.push(graph, self.me, parent, at, label);
+                }
+            }
+            match answer {
                 Insert::Inserted(next_slot) => {
                     self.out.push((next, next_slot));
                     if self.out.len() >= self.block_size {
@@ -540,7 +614,7 @@ where
                 Insert::Full => {
                     // Possibly spurious: keep it for the leader's exact retry.
                     self.shared.limit_hit.store(true, Ordering::Relaxed);
-                    self.refused.push((next, fp, parent));
+                    self.refused.push((next, fp, parent, label));
                 }
             }
         }

@@ -288,6 +288,14 @@ impl Inserter<'_> {
     /// Inserts `fp` with `parent` (a slot index or [`NO_PARENT`]).
     #[inline]
     pub fn insert(&mut self, fp: u64, parent: u32) -> Insert {
+        self.insert_at(fp, parent).0
+    }
+
+    /// [`Inserter::insert`], also answering the slot that holds `fp` when it
+    /// was already present (`u32::MAX` for [`Insert::Full`]); a search that
+    /// records its state graph needs the target of every edge.
+    #[inline]
+    pub fn insert_at(&mut self, fp: u64, parent: u32) -> (Insert, u32) {
         let table = self.table;
         let key = stored_key(fp);
         let mut i = key as usize & table.mask;
@@ -295,13 +303,13 @@ impl Inserter<'_> {
             let slot = &table.keys[i];
             let current = slot.load(Ordering::Relaxed);
             if current == key {
-                return Insert::Present;
+                return (Insert::Present, i as u32);
             }
             if current == 0 {
                 if self.credit == 0 {
                     self.credit = table.reserve(self.chunk);
                     if self.credit == 0 {
-                        return Insert::Full;
+                        return (Insert::Full, u32::MAX);
                     }
                 }
                 match slot.compare_exchange(0, key, Ordering::AcqRel, Ordering::Relaxed) {
@@ -309,10 +317,10 @@ impl Inserter<'_> {
                         table.parents[i].store(parent, Ordering::Release);
                         self.credit -= 1;
                         self.inserted += 1;
-                        return Insert::Inserted(i as u32);
+                        return (Insert::Inserted(i as u32), i as u32);
                     }
                     // Another thread inserted the same key first.
-                    Err(other) if other == key => return Insert::Present,
+                    Err(other) if other == key => return (Insert::Present, i as u32),
                     // Another key took the slot; keep probing.
                     Err(_) => {}
                 }

@@ -1,0 +1,340 @@
+//! What a search can do besides checking properties, in the same pass:
+//! watch every action of every expanded state (action coverage) and record
+//! the state graph in compact form (liveness), so that a command needs one
+//! search, not one per question.
+//!
+//! The engine knows nothing of what the hooks compute: a [`Hooks`]
+//! implementation sees each expanded state and each of its actions with the
+//! successor, keeps per-thread counts in its [`Hooks::Local`], and labels
+//! nodes (48 bits) and the edges it wants kept (8 bits). The recorded
+//! [`StateGraph`] identifies states by their table slot and holds no state:
+//! about 16 bytes per slot plus 5 bytes per kept edge.
+
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use stateright::Model;
+
+use super::fingerprint::Fingerprinter;
+use super::table::{stored_key, FingerprintTable};
+use super::Canonicalize;
+
+/// Bits of a node label that belong to the hooks; the engine keeps the BFS
+/// depth above them (8 bits, saturating: it only orders states).
+pub const NODE_LABEL_BITS: u32 = 56;
+const LABEL_MASK: u64 = (1 << NODE_LABEL_BITS) - 1;
+
+/// Per-search callbacks. Every method is called by the worker thread that
+/// expands the state, with that worker's [`Hooks::Local`].
+pub trait Hooks<M: Model>: Sync {
+    /// A worker's private accumulator, handed back when the search ends.
+    type Local: Send;
+    /// Whether the search records its [`StateGraph`]. A search that does
+    /// expands every state, including those where every property already
+    /// has a discovery.
+    const GRAPH: bool;
+    /// Whether [`Hooks::step`] takes the actions (else the engine calls
+    /// `next_state` itself).
+    const ACTIONS: bool;
+
+    /// A fresh accumulator for one worker.
+    fn local(&self) -> Self::Local;
+
+    /// The label (low [`NODE_LABEL_BITS`] bits) of an expanded state, before
+    /// its actions are seen.
+    fn node(&self, _state: &M::State) -> u64 {
+        0
+    }
+
+    /// Takes one action of an expanded state: answers its successor, which
+    /// must be `model.next_state(state, action)` (the hooks call it, so that
+    /// they see the action and its successor without the engine needing
+    /// `Clone` actions), and the label of the edge to keep in the graph, or
+    /// `None` to keep no edge (an edge to a state outside the boundary is
+    /// never kept). May add bits to the state's `node` label.
+    fn step(
+        &self,
+        local: &mut Self::Local,
+        state: &M::State,
+        node: &mut u64,
+        action: M::Action,
+    ) -> (Option<M::State>, Option<u8>);
+}
+
+/// No hooks: the plain search.
+pub struct NoHooks;
+
+impl<M: Model> Hooks<M> for NoHooks {
+    type Local = ();
+    const GRAPH: bool = false;
+    const ACTIONS: bool = false;
+    fn local(&self) {}
+    fn step(
+        &self,
+        _: &mut (),
+        _: &M::State,
+        _: &mut u64,
+        _: M::Action,
+    ) -> (Option<M::State>, Option<u8>) {
+        unreachable!("NoHooks::ACTIONS is false")
+    }
+}
+
+/// Bits of an edge locator: worker, edge count, first edge.
+const LOC_WORKER_SHIFT: u32 = 58;
+const LOC_COUNT_SHIFT: u32 = 46;
+const LOC_COUNT_MAX: u64 = (1 << 12) - 1;
+const LOC_START_MASK: u64 = (1 << LOC_COUNT_SHIFT) - 1;
+/// Workers whose edges a locator can name.
+pub(crate) const MAX_GRAPH_WORKERS: usize = 64;
+
+/// The graph being recorded: per-slot arrays written by the worker that
+/// expands the slot's state (each slot is expanded once).
+pub(crate) struct GraphSlots {
+    /// `(depth + 1) << 48 | label`; 0: not expanded.
+    nodes: Box<[AtomicU64]>,
+    /// Where the state's edges are in its worker's lists.
+    locs: Box<[AtomicU64]>,
+}
+
+impl GraphSlots {
+    pub(crate) fn new(capacity: usize) -> Self {
+        GraphSlots {
+            nodes: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            locs: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.nodes.len() * 16
+    }
+
+    #[inline]
+    pub(crate) fn set_node(&self, slot: u32, depth: usize, label: u64) {
+        let depth = (depth as u64 + 1).min(0xff);
+        self.nodes[slot as usize].store(
+            depth << NODE_LABEL_BITS | (label & LABEL_MASK),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// A worker's edge lists: targets and labels, grouped by source state.
+#[derive(Default)]
+pub(crate) struct WorkerEdges {
+    targets: Vec<u32>,
+    labels: Vec<u8>,
+    /// Source of the group being written and where it starts.
+    open: Option<(u32, usize)>,
+    /// Edges past a locator's count limit: `(source, target, label)`.
+    overflow: Vec<(u32, u32, u8)>,
+}
+
+impl WorkerEdges {
+    /// Adds the edge `source -> target` (successors of one state arrive
+    /// together); a repeated `(target, label)` of the same source is kept
+    /// once.
+    #[inline]
+    pub(crate) fn push(
+        &mut self,
+        slots: &GraphSlots,
+        me: usize,
+        source: u32,
+        target: u32,
+        label: u8,
+    ) {
+        match self.open {
+            Some((s, _)) if s == source => {}
+            _ => {
+                self.close(slots, me);
+                self.open = Some((source, self.targets.len()));
+            }
+        }
+        let start = self.open.map_or(0, |(_, start)| start);
+        if (start..self.targets.len()).any(|i| self.targets[i] == target && self.labels[i] == label)
+        {
+            return;
+        }
+        if (self.targets.len() - start) as u64 >= LOC_COUNT_MAX {
+            self.overflow.push((source, target, label));
+            return;
+        }
+        self.targets.push(target);
+        self.labels.push(label);
+    }
+
+    /// Publishes the open group's locator.
+    pub(crate) fn close(&mut self, slots: &GraphSlots, me: usize) {
+        if let Some((source, start)) = self.open.take() {
+            let count = (self.targets.len() - start) as u64;
+            let loc = (me as u64) << LOC_WORKER_SHIFT | count << LOC_COUNT_SHIFT | start as u64;
+            slots.locs[source as usize].store(loc, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The state graph a search recorded: nodes are table slots, and each
+/// expanded node has a label and a list of labelled edges (those its hooks
+/// asked to keep). No state is kept: a path is turned back into actions by
+/// replaying the model ([`StateGraph::path_to`], [`StateGraph::step`]).
+pub struct StateGraph {
+    /// The search's table: fingerprints and BFS parents.
+    pub table: FingerprintTable,
+    nodes: Box<[AtomicU64]>,
+    locs: Box<[AtomicU64]>,
+    targets: Vec<Vec<u32>>,
+    labels: Vec<Vec<u8>>,
+    /// Edges kept outside the locators, sorted by source.
+    extra: Vec<(u32, u32, u8)>,
+}
+
+impl StateGraph {
+    pub(crate) fn new(
+        table: FingerprintTable,
+        slots: GraphSlots,
+        workers: Vec<WorkerEdges>,
+        mut extra: Vec<(u32, u32, u8)>,
+    ) -> Self {
+        let mut targets = Vec::new();
+        let mut labels = Vec::new();
+        for mut w in workers {
+            extra.append(&mut w.overflow);
+            w.targets.shrink_to_fit();
+            w.labels.shrink_to_fit();
+            targets.push(w.targets);
+            labels.push(w.labels);
+        }
+        extra.sort_unstable();
+        StateGraph {
+            table,
+            nodes: slots.nodes,
+            locs: slots.locs,
+            targets,
+            labels,
+            extra,
+        }
+    }
+
+    /// Slots (node ids), some of them empty: `0..capacity()`.
+    pub fn capacity(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the state in `slot` was expanded (and so has its label and
+    /// edges).
+    #[inline]
+    pub fn expanded(&self, slot: u32) -> bool {
+        self.nodes[slot as usize].load(Ordering::Relaxed) != 0
+    }
+
+    /// The hooks' label of an expanded state.
+    #[inline]
+    pub fn label(&self, slot: u32) -> u64 {
+        self.nodes[slot as usize].load(Ordering::Relaxed) & LABEL_MASK
+    }
+
+    /// BFS depth (0 for an initial state) of an expanded state, saturating
+    /// at 254.
+    #[inline]
+    pub fn depth(&self, slot: u32) -> u32 {
+        (self.nodes[slot as usize].load(Ordering::Relaxed) >> NODE_LABEL_BITS) as u32 - 1
+    }
+
+    /// The order in which states are preferred (a shortest path first, ties
+    /// broken by fingerprint: the same whatever the thread count).
+    pub fn order_key(&self, slot: u32) -> (u32, u64) {
+        (self.depth(slot), self.table.fingerprint_at(slot))
+    }
+
+    /// The kept edges of `slot`: `(target slot, label)`.
+    pub fn edges(&self, slot: u32) -> impl Iterator<Item = (u32, u8)> + '_ {
+        let loc = self.locs[slot as usize].load(Ordering::Relaxed);
+        let worker = (loc >> LOC_WORKER_SHIFT) as usize;
+        let count = ((loc >> LOC_COUNT_SHIFT) & LOC_COUNT_MAX) as usize;
+        let start = (loc & LOC_START_MASK) as usize;
+        let main: &[u32] = if count == 0 {
+            &[]
+        } else {
+            &self.targets[worker][start..start + count]
+        };
+        let labels: &[u8] = if count == 0 {
+            &[]
+        } else {
+            &self.labels[worker][start..start + count]
+        };
+        let from = self.extra.partition_point(|e| e.0 < slot);
+        let extra = self.extra[from..]
+            .iter()
+            .take_while(move |e| e.0 == slot)
+            .map(|e| (e.1, e.2));
+        main.iter()
+            .copied()
+            .zip(labels.iter().copied())
+            .chain(extra)
+    }
+
+    /// Bytes the graph holds beside the table.
+    pub fn bytes(&self) -> usize {
+        self.nodes.len() * 16
+            + self.targets.iter().map(|t| t.capacity() * 5).sum::<usize>()
+            + self.extra.capacity() * 12
+    }
+
+    /// The initial-state index and actions leading to `slot`, and the state
+    /// reached.
+    pub fn path_to<M>(
+        &self,
+        model: &M,
+        canonicalize: Option<Canonicalize<'_, M::State>>,
+        slot: u32,
+    ) -> (usize, Vec<M::Action>, M::State)
+    where
+        M: Model,
+        M::State: Hash,
+        M::Action: Clone,
+    {
+        let (init, actions) = super::trace::replay(model, canonicalize, &self.table, slot);
+        let mut state = model.init_states().swap_remove(init);
+        for a in &actions {
+            state = model
+                .next_state(&state, a.clone())
+                .expect("a replayed path is enabled");
+        }
+        (init, actions, state)
+    }
+
+    /// From `state`, the first action whose (canonical) successor is the
+    /// state in slot `target` and that `accept`s, and that successor.
+    pub fn step<M>(
+        &self,
+        model: &M,
+        canonicalize: Option<Canonicalize<'_, M::State>>,
+        state: &M::State,
+        target: u32,
+        accept: impl Fn(&M::Action) -> bool,
+    ) -> Option<(M::Action, M::State)>
+    where
+        M: Model,
+        M::State: Hash,
+        M::Action: Clone,
+    {
+        let hasher = Fingerprinter::default();
+        let want = self.table.fingerprint_at(target);
+        let mut actions = Vec::new();
+        model.actions(state, &mut actions);
+        actions.into_iter().find_map(|a| {
+            if !accept(&a) {
+                return None;
+            }
+            let next = model.next_state(state, a.clone())?;
+            if !model.within_boundary(&next) {
+                return None;
+            }
+            let fp = match canonicalize {
+                Some(c) => hasher.fingerprint(&c(&next)),
+                None => hasher.fingerprint(&next),
+            };
+            (stored_key(fp) == want).then_some((a, next))
+        })
+    }
+}
