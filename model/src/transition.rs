@@ -3,7 +3,9 @@
 use crate::event::{Event, EventSink, ModState, SwitchHow};
 use crate::kernel::{bits, funcs_of, objects_of, Kernel};
 use crate::profile::{Profile, Variant};
-use crate::properties::{V_REPLACE_LEAVES_ONLY_NEW, V_STACK_CHECK_IN_BOUNDS};
+use crate::properties::{
+    V_COMPLETION_KEEPS_CODE, V_REPLACE_LEAVES_ONLY_NEW, V_STACK_CHECK_IN_BOUNDS,
+};
 use crate::scenario::{PatchId, Scenario};
 use crate::state::{Impl, KlpState, State};
 
@@ -225,9 +227,14 @@ impl<E: EventSink> Kernel<'_, E> {
         };
         let target = self.s.klp_target_state;
         self.emit(|| Event::TransitionCompleting(tp, target));
+        let before = self.code_in(target);
         if self.s.patch(tp).replace && target == KlpState::Patched {
             self.klp_unpatch_replaced_patches(tp);
             self.klp_discard_nops(tp);
+            if self.profile(Profile::StatesApi) {
+                // states-api 01/19, right after klp_discard_nops.
+                self.klp_states_post_unpatch_replaced(tp);
+            }
             if self.profile(Profile::Draft2018) {
                 self.draft_throw_away_replaced_patches(tp);
             } else if self.profile(Profile::V5_4)
@@ -247,6 +254,21 @@ impl<E: EventSink> Kernel<'_, E> {
             // reach that (single-transition would report it).
             t.patch_state = KlpState::Idle;
         }
+        if self.code_in(KlpState::Idle) != before {
+            self.s.violations |= V_COMPLETION_KEEPS_CODE;
+        }
+        if self.profile(Profile::StatesApi) {
+            // states-api 01/19: after the tasks are IDLE, before the
+            // objects' callbacks.
+            if target == KlpState::Patched {
+                self.klp_states_post_patch(tp);
+            } else {
+                if self.s.patch(tp).replace {
+                    self.klp_states_post_patch_replaced(tp);
+                }
+                self.klp_states_post_unpatch(tp);
+            }
+        }
         for obj in self.objects_of(tp) {
             if !self.klp_is_object_loaded(tp, obj) {
                 continue;
@@ -263,6 +285,23 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         self.s.klp_target_state = KlpState::Idle;
         self.s.klp_transition_patch = None;
+    }
+
+    /// Monitor of completion-keeps-code: what a call of every function of
+    /// a loaded object runs for a task in `patch_state` (klp_ftrace_handler),
+    /// one entry per function. klp_complete_transition compares the target
+    /// state's view before it with the IDLE view after it.
+    fn code_in(&self, patch_state: KlpState) -> smallvec::SmallVec<[Impl; 8]> {
+        (0..self.sc.funcs.len())
+            .map(|f| {
+                let obj = self.sc.funcs[f].obj;
+                if self.s.modules_loaded & (1 << obj) == 0 {
+                    Impl::Original
+                } else {
+                    crate::patch::klp_ftrace_handler(self.s, patch_state, f as u8)
+                }
+            })
+            .collect()
     }
 
     /// Ghost: the instance's disable (or reversed enable) completed.
@@ -329,6 +368,22 @@ impl<E: EventSink> Kernel<'_, E> {
             for p in self.s.klp_patches.clone() {
                 self.s.patch_mut(p).forced = true;
             }
+        } else if self.profile(Profile::ReplaceSet) {
+            // replace-set v2 2/4: `klp_transition_patch->forced = true` when
+            // unpatching, else every other patch of the same set. The RFC's
+            // 1/6 had no `patch != klp_transition_patch` (Sashiko:
+            // "Module reference leak during forced transition",
+            // 20260514205439.925F1C2BCB7@smtp.kernel.org).
+            if self.s.klp_target_state == KlpState::Unpatched {
+                self.s.patch_mut(tp).forced = true;
+            } else {
+                for p in self.s.klp_patches.clone() {
+                    let mine = p == tp && self.variant(Variant::RfcForceMarksSelf);
+                    if mine || (p != tp && crate::core::same_replace_scope(self.sc, tp, p)) {
+                        self.s.patch_mut(p).forced = true;
+                    }
+                }
+            }
         } else if self.s.klp_target_state == KlpState::Unpatched {
             self.s.patch_mut(tp).forced = true;
         } else if self.s.patch(tp).replace && !self.variant(Variant::B3bForceReplaceNoException) {
@@ -348,8 +403,13 @@ impl<E: EventSink> Kernel<'_, E> {
             // The patches about to be replaced whose code may still run
             // (in mainline every listed patch is enabled; draft-2018 also
             // replaces registered, disabled ones, which run nothing).
+            // replace-set and replaceable: only the patches the replace
+            // removes (same_replace_scope; always true in mainline).
             for p in self.s.klp_patches.clone() {
-                if p != tp && self.s.patch(p).enabled {
+                if p != tp
+                    && self.s.patch(p).enabled
+                    && crate::core::same_replace_scope(self.sc, tp, p)
+                {
                     self.s.patch_mut(p).force_involved = true;
                 }
             }
