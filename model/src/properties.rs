@@ -82,7 +82,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         id: "replace-leaves-only-new",
         kind: Kind::Always,
-        meaning: "right after a replace completes: klp_patches is [new], no nop remains, functions it does not patch have empty func_stacks",
+        meaning: "right after a replace completes: klp_patches is [new] (replace-set, replaceable: no patch the replace removes is left), no nop remains, functions it does not patch have empty func_stacks",
         check: replace_leaves_only_new,
     },
     PropertyInfo {

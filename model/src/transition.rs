@@ -197,9 +197,17 @@ impl<E: EventSink> Kernel<'_, E> {
     /// patch patches has an empty func_stack (tasks run the original). In the
     /// usual case `tp` is last and the list is exactly [tp]; after a reversed
     /// disable of an older replace patch, newer patches after it stay, as in
-    /// the kernel.
+    /// the kernel. Under the replace-set and replaceable proposals, patches
+    /// outside the replace's scope stay in front by design.
     fn watch_replace_result(&mut self, tp: PatchId) {
-        let nothing_in_front = self.s.klp_patches.first() == Some(&tp);
+        // replace-set and replaceable: only the patches the replace removes
+        // (crate::core::same_replace_scope) must be gone.
+        let nothing_in_front = self
+            .s
+            .klp_patches
+            .iter()
+            .take_while(|&&p| p != tp)
+            .all(|&p| !crate::core::same_replace_scope(self.sc, tp, p));
         let no_nops = self.s.patch(tp).nops == 0;
         let live = self
             .s
