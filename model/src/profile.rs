@@ -127,6 +127,7 @@ pub enum Variant {
     TwoTransitions,
     PostUnpatchUngated,
     RfcForceMarksSelf,
+    FixStackCheckLast,
 }
 
 impl Variant {
@@ -148,6 +149,7 @@ impl Variant {
         Variant::TwoTransitions,
         Variant::PostUnpatchUngated,
         Variant::RfcForceMarksSelf,
+        Variant::FixStackCheckLast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -169,6 +171,7 @@ impl Variant {
             Variant::TwoTransitions => "two-transitions",
             Variant::PostUnpatchUngated => "post-unpatch-ungated",
             Variant::RfcForceMarksSelf => "rfc-force-marks-self",
+            Variant::FixStackCheckLast => "fix-stack-check-last",
         }
     }
 
@@ -228,6 +231,11 @@ impl Variant {
                  replace-set, klp_force_transition of a patching transition marks every patch of \
                  the set forced, the transition patch itself included (Sashiko review, \
                  20260514205439.925F1C2BCB7@smtp.kernel.org)"
+            }
+            Variant::FixStackCheckLast => {
+                "proposed fix (docs/findings/klp-check-stack-func-oob.md): klp_check_stack_func tests \
+                 list_is_last(&func->stack_node, &ops->func_stack) instead of list_is_singular, so \
+                 the last func of a func_stack checks the original function"
             }
         }
     }

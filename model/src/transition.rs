@@ -471,7 +471,7 @@ pub fn klp_check_frames(sc: &Scenario, s: &State, frames: &[crate::state::Frame]
             continue;
         }
         for f in bits(funcs_of(sc, s, tp, obj)) {
-            let Some(checked) = checked_impl(s, tp, f, target) else {
+            let Some(checked) = checked_impl(sc, s, tp, f, target) else {
                 out_of_bounds = true;
                 continue;
             };
@@ -485,14 +485,20 @@ pub fn klp_check_frames(sc: &Scenario, s: &State, frames: &[crate::state::Frame]
 
 /// The implementation klp_check_stack_func looks for on the stack, or None
 /// when it reads the `klp_ops` list head as a func (see above).
-fn checked_impl(s: &State, tp: PatchId, f: u8, target: KlpState) -> Option<Impl> {
+///
+/// Variant `fix-stack-check-last`: the fix proposed in
+/// docs/findings/klp-check-stack-func-oob.md, `if
+/// (list_is_last(&func->stack_node, &ops->func_stack))` instead of
+/// `list_is_singular(&ops->func_stack)`: the last entry checks the original
+/// function.
+fn checked_impl(sc: &Scenario, s: &State, tp: PatchId, f: u8, target: KlpState) -> Option<Impl> {
     if target == KlpState::Unpatched {
         return Some(s.impl_of(tp, f));
     }
     let stack = &s.func_stacks[f as usize];
     match stack.iter().rposition(|&q| q == tp) {
         Some(i) if i > 0 => Some(s.impl_of(stack[i - 1], f)),
-        Some(0) if stack.len() >= 2 => None,
+        Some(0) if stack.len() >= 2 && sc.variant != Variant::FixStackCheckLast => None,
         _ => Some(Impl::Original),
     }
 }
