@@ -407,7 +407,11 @@ fn fix_stack_check_last_removes_the_read() {
     let mut scenario = load(&path).unwrap().scenario;
     assert_eq!(scenario.variant, Variant::FixStackCheckLast);
     let with = check_scenario(&path, scenario.clone(), EngineKind::Native, &bounds());
-    assert!(with.complete && with.ok, "{}", klp_reports::text::render(&with));
+    assert!(
+        with.complete && with.ok,
+        "{}",
+        klp_reports::text::render(&with)
+    );
     assert!(with
         .properties
         .iter()
