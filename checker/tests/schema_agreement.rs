@@ -74,6 +74,26 @@ const STRUCTURAL: &[(&str, &str, &str)] = &[
     ("no task", "\"count\": 1", "\"count\": 0"),
     ("depth 0", "\"max_depth\": 1", "\"max_depth\": 0"),
     ("depth 9", "\"max_depth\": 1", "\"max_depth\": 9"),
+    (
+        "negative replace_set",
+        "{\"P1\": {\"objects\"",
+        "{\"P1\": {\"replace_set\": -1, \"objects\"",
+    ),
+    (
+        "replaceable not a bool",
+        "{\"P1\": {\"objects\"",
+        "{\"P1\": {\"replaceable\": 0, \"objects\"",
+    ),
+    (
+        "misspelt state callback",
+        "{\"P1\": {\"objects\"",
+        "{\"P1\": {\"states\": [{\"id\": 1, \"callbacks\": {\"pre_pach\": {}}}], \"objects\"",
+    ),
+    (
+        "is_shadow not a bool",
+        "{\"P1\": {\"objects\"",
+        "{\"P1\": {\"states\": [{\"id\": 1, \"is_shadow\": \"yes\"}], \"objects\"",
+    ),
     ("too many insmods", "{\"P1\": 1}", "{\"P1\": 5}"),
     (
         "a patch without objects",

@@ -492,11 +492,17 @@ fn build(
                 .map(|(id, v)| KlpStateSpec {
                     id: *id,
                     version: *v,
+                    callbacks: Default::default(),
+                    is_shadow: false,
+                    block_disable: false,
                 })
                 .collect(),
             module_exit,
             pre_patch_ret: p.pre_patch_ret.filter(|v| *v != 0).map(ErrnoSpec::Number),
             object_order: (obj_order != default_order).then_some(obj_order),
+            replace_set: None,
+            override_replace_sets: vec![],
+            replaceable: None,
         };
         order.push(p.module.clone());
         out_patches.insert(p.module.clone(), ps);

@@ -43,7 +43,9 @@ impl<E: EventSink> Kernel<'_, E> {
             return self.draft_insmod(p, params);
         }
         let def = &self.sc.patches[p as usize];
-        let replace = params.replace.unwrap_or(def.replace);
+        // replace-set: "The non-replace model is now deprecated" (v2 2/4):
+        // every patch is an atomic replace of its own set.
+        let replace = self.profile(Profile::ReplaceSet) || params.replace.unwrap_or(def.replace);
         if !klp_is_patch_compatible(self.sc, self.s, p, replace) {
             self.emit(|| Event::Incompatible(p));
             self.emit(|| Event::LoadErrorPatch(p, EINVAL));
@@ -125,6 +127,23 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         self.emit(|| Event::Enabling(p));
         self.klp_init_transition(p, KlpState::Patched);
+        if self.profile(Profile::StatesApi) {
+            // states-api 01/19: `ret = klp_states_pre_patch(patch); if (ret)
+            // goto err; if (patch->replace) klp_states_pre_unpatch_replaced(patch);`
+            // right after klp_init_transition. The state callbacks run in
+            // the same step as the first object's pre_patch: the scenarios
+            // of this profile give visible effects to one or the other, not
+            // both, so no task step between them is lost.
+            let ret = self.klp_states_pre_patch(p);
+            if ret != 0 {
+                self.emit(|| Event::EnableFailed(p));
+                self.klp_cancel_transition();
+                return Err(ret);
+            }
+            if self.s.patch(p).replace {
+                self.klp_states_pre_unpatch_replaced(p);
+            }
+        }
         self.enable_objects(p, 0, by)
     }
 
@@ -280,6 +299,11 @@ impl<E: EventSink> Kernel<'_, E> {
         let (mine, static_objs) = (def.funcs_mask, def.objs_mask);
         let (mut nops, mut dyn_objs) = (0, 0);
         for &old in &self.s.klp_patches {
+            if !same_replace_scope(self.sc, p, old) {
+                // replace-set: `if (patch->replace_set != old_patch->replace_set)
+                // continue;`; replaceable: `if (!old_patch->replaceable) continue;`.
+                continue;
+            }
             nops |= self.all_funcs_of(old) & !mine;
             for obj in self.objects_of(old) {
                 dyn_objs |= (1 << obj) & !static_objs;
@@ -295,6 +319,14 @@ impl<E: EventSink> Kernel<'_, E> {
     /// transition patch; disable on 0; -EINVAL for re-enabling (since 5.1).
     pub fn enabled_store(&mut self, p: PatchId, enabled: bool) -> Result<(), u8> {
         let result = if self.s.patch(p).enabled == enabled {
+            Err(EINVAL)
+        } else if self.profile(Profile::StatesApi)
+            && self.s.patch(p).enabled
+            && crate::klp_state::klp_patch_disable_blocked(self.sc, p)
+        {
+            // states-api 04/19: "The livepatch '%s' does not support
+            // disable", before the reversal: a patching transition of such
+            // a patch cannot be reversed either.
             Err(EINVAL)
         } else if self.s.klp_transition_patch == Some(p) {
             self.klp_reverse_transition();
@@ -336,6 +368,11 @@ impl<E: EventSink> Kernel<'_, E> {
             return Err(EBUSY);
         }
         self.klp_init_transition(p, KlpState::Unpatched);
+        if self.profile(Profile::StatesApi) {
+            // states-api 01/19: klp_states_pre_unpatch(patch) after
+            // klp_init_transition, before the objects' pre_unpatch.
+            self.klp_states_pre_unpatch(p);
+        }
         self.disable_objects(p, 0);
         Ok(())
     }
@@ -389,6 +426,9 @@ impl<E: EventSink> Kernel<'_, E> {
             if old == new {
                 break;
             }
+            if !same_replace_scope(self.sc, new, old) {
+                continue;
+            }
             self.s.patch_mut(old).enabled = false;
             if self.variant(Variant::ReplacedUnpatchCallbacks) {
                 // Mutation: the old patch is "disabled" through its callbacks.
@@ -437,6 +477,9 @@ impl<E: EventSink> Kernel<'_, E> {
         for old in self.s.klp_patches.clone() {
             if old == new {
                 return;
+            }
+            if !same_replace_scope(self.sc, new, old) {
+                continue;
             }
             self.klp_free_patch_async(old);
         }
@@ -638,6 +681,26 @@ impl<E: EventSink> Kernel<'_, E> {
             .tasks
             .iter()
             .any(|t| t.frames.iter().any(|f| funcs & (1 << f.func) != 0))
+    }
+}
+
+/// Whether an atomic replace by `new` replaces the listed patch `old`:
+/// always in mainline. replace-set (v2 2/4, 20260529034542.68766-3-laoar.shao@gmail.com):
+/// `old_patch->replace_set == new_patch->replace_set`, or (the v3 knob,
+/// https://www.mail-archive.com/live-patching@vger.kernel.org/msg00612.html)
+/// a set `new` overrides. replaceable (RFC 4/4,
+/// 20260402092607.96430-5-laoar.shao@gmail.com): `old_patch->replaceable`.
+/// The filter of klp_add_nops, klp_unpatch_replaced_patches and
+/// klp_free_replaced_patches_async (and, in replace-set, of
+/// klp_force_transition and klp_is_patch_compatible).
+pub fn same_replace_scope(sc: &crate::scenario::Scenario, new: PatchId, old: PatchId) -> bool {
+    let (n, o) = (&sc.patches[new as usize], &sc.patches[old as usize]);
+    match sc.profile {
+        Profile::ReplaceSet => {
+            o.replace_set == n.replace_set || n.override_replace_sets.contains(&o.replace_set)
+        }
+        Profile::Replaceable => o.replaceable,
+        _ => true,
     }
 }
 

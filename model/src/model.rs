@@ -337,8 +337,8 @@ macro_rules! checks {
         [$(|m: &KlpModel, s: &State| (PROPERTIES[$i].check)(&m.sc, s)),*]
     };
 }
-const CHECKS: [fn(&KlpModel, &State) -> bool; 20] =
-    checks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19);
+const CHECKS: [fn(&KlpModel, &State) -> bool; 24] =
+    checks!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23);
 
 /// Tasks are interchangeable: the canonical state sorts them.
 impl Representative for State {

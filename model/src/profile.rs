@@ -15,16 +15,49 @@ pub enum Profile {
     /// stacking order enforced except for replace, replaced patches kept on a
     /// list and never enabled again.
     Draft2018,
+    /// Proposal: replace_set v2 (Yafang Shao, "[PATCH v2 0/4] livepatch:
+    /// Introduce replace set support", 29 May 2026,
+    /// https://lore.kernel.org/live-patching/20260529034542.68766-1-laoar.shao@gmail.com/),
+    /// code of 2/4 (Message-Id 20260529034542.68766-3-laoar.shao@gmail.com):
+    /// every patch replaces the patches of its own `replace_set` (klp_add_nops,
+    /// klp_unpatch_replaced_patches, klp_free_replaced_patches_async,
+    /// klp_force_transition filter on the set); klp_is_patch_compatible
+    /// refuses a patch that shares a function or a state id with a patch of
+    /// another set. The v3 option `override_replace_sets` is a patch field;
+    /// the RFC's force rule is the variant `rfc-force-marks-self`.
+    ReplaceSet,
+    /// Proposal: the states API (Petr Mladek, "[PATCH v1 00/19] livepatch:
+    /// Better integrate callbacks and shadow variables with the states API",
+    /// 15 Jan 2025, https://lore.kernel.org/live-patching/20250115082431.5550-1-pmladek@suse.com/):
+    /// per-state callbacks gated by is_state_in_other_patches (01/19),
+    /// `is_shadow` (02/19), `block_disable` (04/19), on mainline otherwise.
+    StatesApi,
+    /// Proposal: `replaceable` (Yafang Shao, "[RFC PATCH 4/4] livepatch:
+    /// Implement livepatch hybrid mode", 2 Apr 2026, Message-Id
+    /// 20260402092607.96430-5-laoar.shao@gmail.com): klp_add_nops,
+    /// klp_unpatch_replaced_patches and klp_free_replaced_patches_async
+    /// skip a patch with `replaceable = 0`; mainline otherwise.
+    Replaceable,
 }
 
 impl Profile {
-    pub const ALL: &'static [Profile] = &[Profile::Mainline, Profile::V5_4, Profile::Draft2018];
+    pub const ALL: &'static [Profile] = &[
+        Profile::Mainline,
+        Profile::V5_4,
+        Profile::Draft2018,
+        Profile::ReplaceSet,
+        Profile::StatesApi,
+        Profile::Replaceable,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Profile::Mainline => "mainline",
             Profile::V5_4 => "v5.4",
             Profile::Draft2018 => "draft-2018",
+            Profile::ReplaceSet => "replace-set",
+            Profile::StatesApi => "states-api",
+            Profile::Replaceable => "replaceable",
         }
     }
 
@@ -44,6 +77,23 @@ impl Profile {
                  sysfs enables and disables; stacking enforced (-EBUSY) except that a replace patch \
                  may be enabled over disabled ones; replaced patches (enabled or not) move to \
                  klp_replaced_patches, are never enabled again, can be unregistered"
+            }
+            Profile::ReplaceSet => {
+                "proposal replace_set v2 (20260529034542.68766-1-laoar.shao@gmail.com): every patch \
+                 atomically replaces the patches of its replace_set (and of its \
+                 override_replace_sets, the v3 knob); a patch sharing a function or a state id \
+                 with another set is refused (-EINVAL); force marks the other patches of the set"
+            }
+            Profile::StatesApi => {
+                "proposal states API v1 (20250115082431.5550-1-pmladek@suse.com): per-state \
+                 pre/post (un)patch callbacks run only when no other listed patch has the state; \
+                 is_shadow frees the state's shadow variables with it; block_disable refuses \
+                 disable and replace patches without the state"
+            }
+            Profile::Replaceable => {
+                "proposal replaceable (hybrid mode RFC 4/4, 20260402092607.96430-5-laoar.shao@gmail.com): \
+                 an atomic replace adds no nops for, does not unpatch and does not free a patch \
+                 with replaceable = 0; force is unchanged"
             }
         }
     }
@@ -76,6 +126,8 @@ pub enum Variant {
     ForcedModulePut,
     TwoTransitions,
     PostUnpatchUngated,
+    RfcForceMarksSelf,
+    FixStackCheckLast,
 }
 
 impl Variant {
@@ -96,6 +148,8 @@ impl Variant {
         Variant::ForcedModulePut,
         Variant::TwoTransitions,
         Variant::PostUnpatchUngated,
+        Variant::RfcForceMarksSelf,
+        Variant::FixStackCheckLast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -116,6 +170,8 @@ impl Variant {
             Variant::ForcedModulePut => "forced-module-put",
             Variant::TwoTransitions => "two-transitions",
             Variant::PostUnpatchUngated => "post-unpatch-ungated",
+            Variant::RfcForceMarksSelf => "rfc-force-marks-self",
+            Variant::FixStackCheckLast => "fix-stack-check-last",
         }
     }
 
@@ -169,6 +225,17 @@ impl Variant {
             }
             Variant::PostUnpatchUngated => {
                 "mutation: klp_post_unpatch_callback ignores post_unpatch_enabled"
+            }
+            Variant::RfcForceMarksSelf => {
+                "replace_set RFC 1/6 (20260513143321.26185-2-laoar.shao@gmail.com): with profile \
+                 replace-set, klp_force_transition of a patching transition marks every patch of \
+                 the set forced, the transition patch itself included (Sashiko review, \
+                 20260514205439.925F1C2BCB7@smtp.kernel.org)"
+            }
+            Variant::FixStackCheckLast => {
+                "proposed fix (docs/findings/klp-check-stack-func-oob.md): klp_check_stack_func tests \
+                 list_is_last(&func->stack_node, &ops->func_stack) instead of list_is_singular, so \
+                 the last func of a func_stack checks the original function"
             }
         }
     }

@@ -16,6 +16,9 @@ pub const V_REPLACE_LEAVES_ONLY_NEW: u32 = 1 << 2;
 pub const V_KERNEL_WARNING: u32 = 1 << 3;
 /// klp_check_stack_func read past the end of a func_stack.
 pub const V_STACK_CHECK_IN_BOUNDS: u32 = 1 << 4;
+/// klp_complete_transition changed what a call of some function runs for
+/// the tasks that were already in the target state.
+pub const V_COMPLETION_KEEPS_CODE: u32 = 1 << 5;
 
 /// stateright's three kinds of property.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +82,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         id: "replace-leaves-only-new",
         kind: Kind::Always,
-        meaning: "right after a replace completes: klp_patches is [new], no nop remains, functions it does not patch have empty func_stacks",
+        meaning: "right after a replace completes: klp_patches is [new] (replace-set, replaceable: no patch the replace removes is left), no nop remains, functions it does not patch have empty func_stacks",
         check: replace_leaves_only_new,
     },
     PropertyInfo {
@@ -129,6 +132,30 @@ pub const PROPERTIES: &[PropertyInfo] = &[
         kind: Kind::Always,
         meaning: "klp_check_stack_func never reads a func_stack entry that does not exist (list_next_entry past the bottom reads the klp_ops list head as a klp_func)",
         check: stack_check_in_bounds,
+    },
+    PropertyInfo {
+        id: "completion-keeps-code",
+        kind: Kind::Always,
+        meaning: "completing a transition redirects no call: every function runs for an IDLE task after klp_complete_transition what it ran for a task in the target state before (Petr Mladek's consistency argument against replaceable, Z5eYzcF5JLR4o5Yl@pathway.suse.cz)",
+        check: completion_keeps_code,
+    },
+    PropertyInfo {
+        id: "state-shadow-owned",
+        kind: Kind::Always,
+        meaning: "a shadow variable tied to an is_shadow state (its id is the state id) exists only while some patch on klp_patches has that state (states API 02/19, 20250115082431.5550-3-pmladek@suse.com)",
+        check: state_shadow_owned,
+    },
+    PropertyInfo {
+        id: "one-active-per-set",
+        kind: Kind::Always,
+        meaning: "replace-set: besides the transition patch, at most one enabled patch per replace_set (\"Only one livepatch within a given replace_set can be active at a time\", 20260529034542.68766-1-laoar.shao@gmail.com); holds trivially under other profiles",
+        check: one_active_per_set,
+    },
+    PropertyInfo {
+        id: "shadow-single-set",
+        kind: Kind::Always,
+        meaning: "replace-set: no shadow variable id is used by loaded patches of two replace_sets (\"developers must assign unique shadow IDs\", 20260529034542.68766-3-laoar.shao@gmail.com; not enforced); holds trivially under other profiles",
+        check: shadow_single_set,
     },
     PropertyInfo {
         id: "replace-completes",
@@ -184,6 +211,10 @@ pub const PROPERTY_IDS: &[&str] = &[
     "code-requirements-met",
     "no-kernel-warning",
     "stack-check-in-bounds",
+    "completion-keeps-code",
+    "state-shadow-owned",
+    "one-active-per-set",
+    "shadow-single-set",
     "replace-completes",
     "replaced-patch-reloadable",
     "replace-over-disabled",
@@ -244,6 +275,54 @@ fn no_kernel_warning(_: &Scenario, s: &State) -> bool {
 
 fn stack_check_in_bounds(_: &Scenario, s: &State) -> bool {
     s.violations & V_STACK_CHECK_IN_BOUNDS == 0
+}
+
+fn completion_keeps_code(_: &Scenario, s: &State) -> bool {
+    s.violations & V_COMPLETION_KEEPS_CODE == 0
+}
+
+fn state_shadow_owned(sc: &Scenario, s: &State) -> bool {
+    sc.patches.iter().all(|p| {
+        p.state_defs.iter().all(|d| {
+            d.shadow_mask & s.shadow == 0
+                || s.klp_patches
+                    .iter()
+                    .any(|&q| sc.patches[q as usize].state_version(d.id).is_some())
+        })
+    })
+}
+
+fn one_active_per_set(sc: &Scenario, s: &State) -> bool {
+    if sc.profile != crate::profile::Profile::ReplaceSet {
+        return true;
+    }
+    let active: crate::state::PatchList = s
+        .klp_patches
+        .iter()
+        .copied()
+        .filter(|&p| s.patch(p).enabled && s.klp_transition_patch != Some(p))
+        .collect();
+    active.iter().enumerate().all(|(i, &p)| {
+        active[i + 1..]
+            .iter()
+            .all(|&q| sc.patches[q as usize].replace_set != sc.patches[p as usize].replace_set)
+    })
+}
+
+fn shadow_single_set(sc: &Scenario, s: &State) -> bool {
+    if sc.profile != crate::profile::Profile::ReplaceSet {
+        return true;
+    }
+    let loaded: crate::state::PatchList = (0..s.patches.len() as u8)
+        .filter(|&p| s.patch(p).life != Life::Unloaded)
+        .collect();
+    loaded.iter().enumerate().all(|(i, &p)| {
+        let a = &sc.patches[p as usize];
+        loaded[i + 1..].iter().all(|&q| {
+            let b = &sc.patches[q as usize];
+            a.replace_set == b.replace_set || a.shadow_ids_used & b.shadow_ids_used == 0
+        })
+    })
 }
 
 fn replace_leaves_only_new(_: &Scenario, s: &State) -> bool {

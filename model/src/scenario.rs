@@ -213,6 +213,34 @@ pub struct Patch {
     /// The module has an init and no exit: rmmod always fails (-EBUSY).
     pub no_module_exit: bool,
     pub pre_patch_ret: u8,
+    /// `klp_patch.replace_set` (profile `replace-set`; 0 by default).
+    pub replace_set: u32,
+    /// The v3 `override_replace_sets` knob: other sets this patch replaces.
+    pub override_replace_sets: Vec<u32>,
+    /// `klp_patch.replaceable` (profile `replaceable`; true by default).
+    pub replaceable: bool,
+    /// The states API's view of `klp_patch.states` (profile `states-api`),
+    /// in the order of `states`.
+    pub state_defs: Vec<StateDef>,
+    /// Shadow variables whose id some code, callback or module_exit of this
+    /// patch names (every variable with such an id), for
+    /// `shadow-single-set`.
+    pub shadow_ids_used: u64,
+}
+
+/// One `struct klp_state` with the states API's fields (profile
+/// `states-api`, "[PATCH v1 00/19] livepatch: Better integrate callbacks and
+/// shadow variables with the states API", 20250115082431.5550-1-pmladek@suse.com).
+#[derive(Debug, Clone)]
+pub struct StateDef {
+    pub id: u64,
+    /// `struct klp_state_callbacks`, in [`CallbackKind`] order.
+    pub callbacks: [Option<Effects>; 4],
+    pub is_shadow: bool,
+    pub block_disable: bool,
+    /// The shadow variables `klp_shadow_free_all(state->id)` frees (those
+    /// whose id is the decimal state id), when `is_shadow`.
+    pub shadow_mask: u64,
 }
 
 impl Patch {
@@ -964,6 +992,46 @@ impl Compiler {
             }
             states.push((s.id, s.version));
         }
+        let mut state_defs = Vec::new();
+        for (i, st) in p.states.iter().enumerate() {
+            let cpath = format!("{base}.states[{i}].callbacks");
+            let cb = &st.callbacks;
+            let callbacks = [
+                cb.pre_patch
+                    .as_ref()
+                    .map(|e| self.effects(&format!("{cpath}.pre_patch"), e, true, true))
+                    .transpose()?,
+                cb.post_patch
+                    .as_ref()
+                    .map(|e| self.effects(&format!("{cpath}.post_patch"), e, true, false))
+                    .transpose()?,
+                cb.pre_unpatch
+                    .as_ref()
+                    .map(|e| self.effects(&format!("{cpath}.pre_unpatch"), e, true, false))
+                    .transpose()?,
+                cb.post_unpatch
+                    .as_ref()
+                    .map(|e| self.effects(&format!("{cpath}.post_unpatch"), e, true, false))
+                    .transpose()?,
+            ];
+            let id_text = st.id.to_string();
+            let shadow_mask = if st.is_shadow {
+                self.shadow_vars
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.id == id_text)
+                    .fold(0u64, |m, (j, _)| m | 1 << j)
+            } else {
+                0
+            };
+            state_defs.push(StateDef {
+                id: st.id,
+                callbacks,
+                is_shadow: st.is_shadow,
+                block_disable: st.block_disable,
+                shadow_mask,
+            });
+        }
         let module_exit = match &p.module_exit {
             None => Effects::default(),
             Some(e) => self.effects(&format!("{base}.module_exit"), e, false, false)?,
@@ -981,6 +1049,25 @@ impl Compiler {
                 }
             },
         };
+        let shadow_ids_used = self.ids_closure(
+            objects
+                .iter()
+                .flat_map(|o| {
+                    o.funcs
+                        .iter()
+                        .map(|(_, c)| c.uses_shadow | c.allocates_shadow | c.frees_shadow)
+                        .chain(o.callbacks.iter().flatten().map(effects_shadow))
+                })
+                .chain(state_defs.iter().flat_map(|d| {
+                    d.callbacks
+                        .iter()
+                        .flatten()
+                        .map(effects_shadow)
+                        .chain(std::iter::once(d.shadow_mask))
+                }))
+                .chain(std::iter::once(effects_shadow(&module_exit)))
+                .fold(0, |m, x| m | x),
+        );
         Ok(Patch {
             name: name.to_string(),
             module: p.module.clone().unwrap_or_else(|| name.to_string()),
@@ -993,7 +1080,27 @@ impl Compiler {
             module_exit,
             no_module_exit: p.no_module_exit,
             pre_patch_ret,
+            replace_set: p.replace_set.unwrap_or(0),
+            override_replace_sets: p.override_replace_sets.clone(),
+            replaceable: p.replaceable.unwrap_or(true),
+            shadow_ids_used,
+            state_defs,
         })
+    }
+
+    /// Every shadow variable that shares an id with one in `mask`.
+    fn ids_closure(&self, mask: u64) -> u64 {
+        let mut out = mask;
+        for (i, v) in self.shadow_vars.iter().enumerate() {
+            if mask & (1 << i) != 0 {
+                for (j, w) in self.shadow_vars.iter().enumerate() {
+                    if w.id == v.id {
+                        out |= 1 << j;
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn tasks(
@@ -1116,6 +1223,16 @@ impl Compiler {
             target_unload,
         })
     }
+}
+
+/// The shadow variables an [`Effects`] touches (its klp_get_prev_state
+/// branches included).
+fn effects_shadow(e: &Effects) -> u64 {
+    let own = e.shadow_alloc | e.shadow_get_or_alloc | e.shadow_free | e.shadow_free_all;
+    own | e
+        .if_prev_state
+        .as_ref()
+        .map_or(0, |b| effects_shadow(&b.2) | effects_shadow(&b.3))
 }
 
 fn known_profiles() -> String {

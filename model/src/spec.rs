@@ -208,6 +208,26 @@ pub struct PatchSpec {
     /// first, then the other objects by name.
     #[serde(default)]
     pub object_order: Option<Vec<String>>,
+    /// Profile `replace-set` only (replace_set v2, "[PATCH v2 2/4] livepatch:
+    /// Support scoped atomic replace using replace_set",
+    /// Message-Id 20260529034542.68766-3-laoar.shao@gmail.com):
+    /// `klp_patch.replace_set` (default 0). Every patch replaces the patches
+    /// of its own set; `replace` is ignored there. Other profiles ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace_set: Option<u32>,
+    /// Profile `replace-set` only, the v3 option Joe Lawrence and Petr
+    /// Mladek discussed (a zero-terminated `replace_sets` array, or
+    /// `override_replace_sets=X[,Y]`; https://www.mail-archive.com/live-patching@vger.kernel.org/msg00612.html):
+    /// the other sets this patch replaces as if they were its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub override_replace_sets: Vec<u32>,
+    /// Profile `replaceable` only ("[RFC PATCH 3/4] livepatch: Add
+    /// "replaceable" attribute to klp_patch", Message-Id
+    /// 20260402092607.96430-4-laoar.shao@gmail.com): `klp_patch.replaceable`
+    /// (default true); an atomic replace leaves a non-replaceable patch in
+    /// place. Other profiles ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaceable: Option<bool>,
 }
 
 /// One object of a patch (`struct klp_object`).
@@ -331,13 +351,42 @@ pub enum ErrnoSpec {
     Name(String),
 }
 
-/// `struct klp_state`: id (non-zero) and version.
+/// `struct klp_state`: id (non-zero) and version; with profile
+/// `states-api` also its callbacks, `is_shadow` and `block_disable`
+/// ("[PATCH v1 00/19] livepatch: Better integrate callbacks and shadow
+/// variables with the states API", Message-Id
+/// 20250115082431.5550-1-pmladek@suse.com). Other profiles ignore those.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KlpStateSpec {
     pub id: u64,
     #[serde(default)]
     pub version: u32,
+    /// `struct klp_state_callbacks` (states-api 01/19): run only when a
+    /// patch introduces the state (pre_patch, post_patch) or when the
+    /// state leaves the system (pre_unpatch, post_unpatch).
+    #[serde(default, skip_serializing_if = "CallbacksSpec::is_empty")]
+    pub callbacks: CallbacksSpec,
+    /// `state.is_shadow` (states-api 02/19): when the state is removed,
+    /// `klp_shadow_free_all(state->id)` frees every shadow variable whose
+    /// `id` is this state's id written in decimal (`"7"` for id 7).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_shadow: bool,
+    /// `state.block_disable` (states-api 04/19): the patch cannot be
+    /// disabled (enabled_store: -EINVAL), and a replace patch without this
+    /// state is refused (klp_is_state_compatible).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub block_disable: bool,
+}
+
+impl CallbacksSpec {
+    /// No callback at all (what a state without callbacks serializes as).
+    pub fn is_empty(&self) -> bool {
+        self.pre_patch.is_none()
+            && self.post_patch.is_none()
+            && self.pre_unpatch.is_none()
+            && self.post_unpatch.is_none()
+    }
 }
 
 /// The tasks (user or kernel threads) that run kernel code. They are

@@ -202,6 +202,10 @@ pub struct PatchRec {
     /// Ghost: the patches that ever replaced an instance of this one, bit per
     /// PatchId (sticky across insmods).
     pub replaced_by: u16,
+    /// states-api: `state->callbacks.pre_patch_succeeded`, bit per index
+    /// in the patch's `states` (the module's static `klp_state`s, fresh
+    /// with each insmod).
+    pub state_pre_patch_ok: u8,
 }
 
 impl PatchRec {
@@ -225,6 +229,7 @@ impl PatchRec {
             replaced: false,
             force_involved: false,
             replaced_by: 0,
+            state_pre_patch_ok: 0,
         }
     }
 
@@ -297,6 +302,11 @@ pub struct State {
     /// 4.15 to 5.0 (variant b4-global-forced-flag only): a forced transition
     /// happened, and no patch's module reference is dropped any more.
     pub klp_forced: bool,
+    /// states-api (state.c of 01/19): the static
+    /// `klp_states_pre_unpatch_replaced_called`, set when an atomic
+    /// replace ran the replaced patches' pre_unpatch state callbacks and
+    /// cleared when the transition completes.
+    pub klp_states_pre_unpatch_replaced_called: bool,
     /// Ghost: properties broken by a step (bit per monitored property).
     pub violations: u32,
     /// The admin's plans (not kernel state: where the admin is in each
@@ -336,6 +346,7 @@ impl State {
             shadow: 0,
             sysmods: 0,
             klp_forced: false,
+            klp_states_pre_unpatch_replaced_called: false,
             violations: 0,
             // Every plan at its first command; unused bytes dropped.
             plan_pos: u64::MAX.checked_shl(8 * sc.plans.len() as u32).unwrap_or(0),
@@ -421,7 +432,8 @@ impl std::hash::Hash for PatchRec {
                 | life << 8
                 | (self.loads as u64) << 16
                 | (self.pre_patch_ret as u64) << 24
-                | (self.replaced_by as u64) << 32,
+                | (self.replaced_by as u64) << 32
+                | (self.state_pre_patch_ok as u64) << 48,
         );
         h.write_u64(self.nops);
         h.write_u64(self.dyn_objs);

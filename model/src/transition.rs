@@ -3,7 +3,9 @@
 use crate::event::{Event, EventSink, ModState, SwitchHow};
 use crate::kernel::{bits, funcs_of, objects_of, Kernel};
 use crate::profile::{Profile, Variant};
-use crate::properties::{V_REPLACE_LEAVES_ONLY_NEW, V_STACK_CHECK_IN_BOUNDS};
+use crate::properties::{
+    V_COMPLETION_KEEPS_CODE, V_REPLACE_LEAVES_ONLY_NEW, V_STACK_CHECK_IN_BOUNDS,
+};
 use crate::scenario::{PatchId, Scenario};
 use crate::state::{Impl, KlpState, State};
 
@@ -198,9 +200,17 @@ impl<E: EventSink> Kernel<'_, E> {
     /// patch patches has an empty func_stack (tasks run the original). In the
     /// usual case `tp` is last and the list is exactly [tp]; after a reversed
     /// disable of an older replace patch, newer patches after it stay, as in
-    /// the kernel.
+    /// the kernel. Under the replace-set and replaceable proposals, patches
+    /// outside the replace's scope stay in front by design.
     fn watch_replace_result(&mut self, tp: PatchId) {
-        let nothing_in_front = self.s.klp_patches.first() == Some(&tp);
+        // replace-set and replaceable: only the patches the replace removes
+        // (crate::core::same_replace_scope) must be gone.
+        let nothing_in_front = self
+            .s
+            .klp_patches
+            .iter()
+            .take_while(|&&p| p != tp)
+            .all(|&p| !crate::core::same_replace_scope(self.sc, tp, p));
         let no_nops = self.s.patch(tp).nops == 0;
         let live = self
             .s
@@ -228,9 +238,14 @@ impl<E: EventSink> Kernel<'_, E> {
         };
         let target = self.s.klp_target_state;
         self.emit(|| Event::TransitionCompleting(tp, target));
+        let before = self.code_in(target);
         if self.s.patch(tp).replace && target == KlpState::Patched {
             self.klp_unpatch_replaced_patches(tp);
             self.klp_discard_nops(tp);
+            if self.profile(Profile::StatesApi) {
+                // states-api 01/19, right after klp_discard_nops.
+                self.klp_states_post_unpatch_replaced(tp);
+            }
             if self.profile(Profile::Draft2018) {
                 self.draft_throw_away_replaced_patches(tp);
             } else if self.profile(Profile::V5_4)
@@ -250,6 +265,21 @@ impl<E: EventSink> Kernel<'_, E> {
             // reach that (single-transition would report it).
             t.patch_state = KlpState::Idle;
         }
+        if self.code_in(KlpState::Idle) != before {
+            self.s.violations |= V_COMPLETION_KEEPS_CODE;
+        }
+        if self.profile(Profile::StatesApi) {
+            // states-api 01/19: after the tasks are IDLE, before the
+            // objects' callbacks.
+            if target == KlpState::Patched {
+                self.klp_states_post_patch(tp);
+            } else {
+                if self.s.patch(tp).replace {
+                    self.klp_states_post_patch_replaced(tp);
+                }
+                self.klp_states_post_unpatch(tp);
+            }
+        }
         for obj in self.objects_of(tp) {
             if !self.klp_is_object_loaded(tp, obj) {
                 continue;
@@ -266,6 +296,23 @@ impl<E: EventSink> Kernel<'_, E> {
         }
         self.s.klp_target_state = KlpState::Idle;
         self.s.klp_transition_patch = None;
+    }
+
+    /// Monitor of completion-keeps-code: what a call of every function of
+    /// a loaded object runs for a task in `patch_state` (klp_ftrace_handler),
+    /// one entry per function. klp_complete_transition compares the target
+    /// state's view before it with the IDLE view after it.
+    fn code_in(&self, patch_state: KlpState) -> smallvec::SmallVec<[Impl; 8]> {
+        (0..self.sc.funcs.len())
+            .map(|f| {
+                let obj = self.sc.funcs[f].obj;
+                if self.s.modules_loaded & (1 << obj) == 0 {
+                    Impl::Original
+                } else {
+                    crate::patch::klp_ftrace_handler(self.s, patch_state, f as u8)
+                }
+            })
+            .collect()
     }
 
     /// Ghost: the instance's disable (or reversed enable) completed.
@@ -335,6 +382,22 @@ impl<E: EventSink> Kernel<'_, E> {
             for p in self.s.klp_patches.clone() {
                 self.s.patch_mut(p).forced = true;
             }
+        } else if self.profile(Profile::ReplaceSet) {
+            // replace-set v2 2/4: `klp_transition_patch->forced = true` when
+            // unpatching, else every other patch of the same set. The RFC's
+            // 1/6 had no `patch != klp_transition_patch` (Sashiko:
+            // "Module reference leak during forced transition",
+            // 20260514205439.925F1C2BCB7@smtp.kernel.org).
+            if self.s.klp_target_state == KlpState::Unpatched {
+                self.s.patch_mut(tp).forced = true;
+            } else {
+                for p in self.s.klp_patches.clone() {
+                    let mine = p == tp && self.variant(Variant::RfcForceMarksSelf);
+                    if mine || (p != tp && crate::core::same_replace_scope(self.sc, tp, p)) {
+                        self.s.patch_mut(p).forced = true;
+                    }
+                }
+            }
         } else if self.s.klp_target_state == KlpState::Unpatched {
             self.s.patch_mut(tp).forced = true;
         } else if self.s.patch(tp).replace && !self.variant(Variant::B3bForceReplaceNoException) {
@@ -354,8 +417,13 @@ impl<E: EventSink> Kernel<'_, E> {
             // The patches about to be replaced whose code may still run
             // (in mainline every listed patch is enabled; draft-2018 also
             // replaces registered, disabled ones, which run nothing).
+            // replace-set and replaceable: only the patches the replace
+            // removes (same_replace_scope; always true in mainline).
             for p in self.s.klp_patches.clone() {
-                if p != tp && self.s.patch(p).enabled {
+                if p != tp
+                    && self.s.patch(p).enabled
+                    && crate::core::same_replace_scope(self.sc, tp, p)
+                {
                     self.s.patch_mut(p).force_involved = true;
                 }
             }
@@ -411,7 +479,7 @@ pub fn klp_check_frames(sc: &Scenario, s: &State, frames: &[crate::state::Frame]
             continue;
         }
         for f in bits(funcs_of(sc, s, tp, obj)) {
-            let Some(checked) = checked_impl(s, tp, f, target) else {
+            let Some(checked) = checked_impl(sc, s, tp, f, target) else {
                 out_of_bounds = true;
                 if sc.stack_check_oob == crate::spec::OobRange::Everything {
                     // Every return address is inside the bogus range.
@@ -429,14 +497,20 @@ pub fn klp_check_frames(sc: &Scenario, s: &State, frames: &[crate::state::Frame]
 
 /// The implementation klp_check_stack_func looks for on the stack, or None
 /// when it reads the `klp_ops` list head as a func (see above).
-fn checked_impl(s: &State, tp: PatchId, f: u8, target: KlpState) -> Option<Impl> {
+///
+/// Variant `fix-stack-check-last`: the fix proposed in
+/// docs/findings/klp-check-stack-func-oob.md, `if
+/// (list_is_last(&func->stack_node, &ops->func_stack))` instead of
+/// `list_is_singular(&ops->func_stack)`: the last entry checks the original
+/// function.
+fn checked_impl(sc: &Scenario, s: &State, tp: PatchId, f: u8, target: KlpState) -> Option<Impl> {
     if target == KlpState::Unpatched {
         return Some(s.impl_of(tp, f));
     }
     let stack = &s.func_stacks[f as usize];
     match stack.iter().rposition(|&q| q == tp) {
         Some(i) if i > 0 => Some(s.impl_of(stack[i - 1], f)),
-        Some(0) if stack.len() >= 2 => None,
+        Some(0) if stack.len() >= 2 && sc.variant != Variant::FixStackCheckLast => None,
         _ => Some(Impl::Original),
     }
 }
