@@ -45,6 +45,11 @@ pub const STEP_OPS: &[&str] = &[
     "wait_livepatch_gone",
     "sleep",
     "show_state",
+    "start_workload",
+    "stop_workload",
+    "read_patch_state",
+    "show_param",
+    "set_dynamic_debug",
     // klpcheck's own ops, for counterexamples written by `check --out`
     // (reports/src/reproducer.rs): they do not wait.
     "transition_work",
@@ -383,7 +388,7 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
     })
 }
 
-fn from_spec(spec: &Spec, stem: &str, lib: &Library) -> Result<Case, String> {
+pub fn from_spec(spec: &Spec, stem: &str, lib: &Library) -> Result<Case, String> {
     let script = spec
         .script
         .as_ref()
