@@ -1,13 +1,13 @@
 //! `klpcheck gen --seed S`: a small random scenario with a script, for the
 //! lab's fuzzing (lab/fuzz; issue 11 point 4). Same seed, same scenario.
 //!
-//! The scenario has 1-3 target modules (`test_klpg_tN`, functions
-//! `klpg_tN_fM`, each behind `/proc/klpg_tN`, logging `M_init`/`M_exit`),
-//! 1-4 livepatches (`P1`.., modules `test_klpg_<seed>_pN`; atomic replace or
+//! The scenario has 1-3 target modules (`test_klp_g_tN`, functions
+//! `klpg_tN_fM`, each behind `/proc/klp_g_tN`, logging `M_init`/`M_exit`),
+//! 1-4 livepatches (`P1`.., modules `test_klp_g<seed>_pN`; atomic replace or
 //! not; functions that use, allocate or free shadow variables; callbacks
 //! that log like the selftests' modules, allocate or free shadow variables,
 //! or fail; klp_states with versions; a module_exit that frees shadow
-//! variables), 1-3 workload tasks (user processes reading `/proc/klpg_tN` in
+//! variables), 1-3 workload tasks (user processes reading `/proc/klp_g_tN` in
 //! a loop, `start_workload`), 1-4 CPUs, and a script of waiting and
 //! non-waiting steps with target module loads. The C modules are written
 //! from the scenario by lab/tools/klpgen.py.
@@ -99,7 +99,7 @@ fn scenario(seed: u64, cpus: Option<u32>, min_cpus: u32) -> Value {
         let nf = r.range(1, 2) as usize;
         let funcs: Vec<String> = (1..=nf).map(|f| format!("klpg_t{i}_f{f}")).collect();
         objects.insert(
-            format!("test_klpg_t{i}"),
+            format!("test_klp_g_t{i}"),
             json!({"funcs": funcs, "logs": true}),
         );
         funcs_of.push(funcs);
@@ -135,12 +135,12 @@ fn scenario(seed: u64, cpus: Option<u32>, min_cpus: u32) -> Value {
                 }
             }
             pobjs.insert(
-                format!("test_klpg_t{}", o + 1),
+                format!("test_klp_g_t{}", o + 1),
                 json!({"funcs": funcs, "callbacks": cbs}),
             );
         }
         let mut p = Map::new();
-        p.insert("module".into(), json!(format!("test_klpg_{seed}_p{j}")));
+        p.insert("module".into(), json!(format!("test_klp_g{seed}_p{j}")));
         p.insert("replace".into(), json!(r.chance(35)));
         if r.chance(40) {
             p.insert(
@@ -168,7 +168,7 @@ fn scenario(seed: u64, cpus: Option<u32>, min_cpus: u32) -> Value {
     let mut steps = Vec::new();
     for i in 1..=nobj {
         if Some(i) != late {
-            steps.push(st("load_module", json!({"module": format!("test_klpg_t{i}")})));
+            steps.push(st("load_module", json!({"module": format!("test_klp_g_t{i}")})));
         }
     }
     for t in 1..=ntasks {
@@ -176,7 +176,7 @@ fn scenario(seed: u64, cpus: Option<u32>, min_cpus: u32) -> Value {
         let obj = if Some(obj) == late { 1 } else { obj };
         steps.push(st(
             "start_workload",
-            json!({"name": format!("w{t}"), "program": "klp_hammer", "args": [format!("/proc/klpg_t{obj}")]}),
+            json!({"name": format!("w{t}"), "program": "klp_hammer", "args": [format!("/proc/klp_g_t{obj}")]}),
         ));
     }
     let nacts = r.range(2, 7);
@@ -202,7 +202,7 @@ fn scenario(seed: u64, cpus: Option<u32>, min_cpus: u32) -> Value {
                 late_loaded = true;
                 steps.push(st(
                     "load_module",
-                    json!({"module": format!("test_klpg_t{}", late.unwrap_or(1))}),
+                    json!({"module": format!("test_klp_g_t{}", late.unwrap_or(1))}),
                 ));
             }
             _ => steps.push(st("show_state", json!({}))),
@@ -219,7 +219,7 @@ fn scenario(seed: u64, cpus: Option<u32>, min_cpus: u32) -> Value {
         steps.push(st("unload_module", json!({"module": p})));
     }
     for i in 1..=nobj {
-        steps.push(st("unload_module", json!({"module": format!("test_klpg_t{i}")})));
+        steps.push(st("unload_module", json!({"module": format!("test_klp_g_t{i}")})));
     }
     json!({
         "spec_version": 1,
