@@ -134,7 +134,7 @@ pub fn validate_cmd(args: &ValidateArgs) -> i32 {
     ignore.extend(args.ignore.iter().cloned());
     let trace = prepare(&lines, &ignore);
     let model = KlpModel::new(case.scenario.clone());
-    let verdict = match validate(&model, &trace.events, args.max_states) {
+    let verdict = match validate(&model, &trace.events, &ignore, args.max_states) {
         Ok(v) => v,
         Err(e) => return usage_error(format!("{}: {e}", args.observed.display())),
     };

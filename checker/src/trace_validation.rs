@@ -126,6 +126,7 @@ pub fn prepare(lines: &[(usize, String)], ignore: &[String]) -> Trace {
 /// and the errors a sysfs write or rmmod got (the lab's helpers log them).
 struct Visible<'a> {
     sc: &'a klp_model::Scenario,
+    ignore: &'a [String],
     out: Vec<String>,
 }
 
@@ -133,14 +134,19 @@ impl EventSink for Visible<'_> {
     const ENABLED: bool = true;
     fn push(&mut self, e: Event) {
         if e.is_logged() || matches!(e, Event::WriteError { .. } | Event::UnloadErrorPatch(..)) {
-            self.out.push(e.oracle(self.sc));
+            let text = e.oracle(self.sc);
+            // what is left out of the observed trace is left out of the model's too
+            if !self.ignore.iter().any(|p| text.starts_with(p.as_str())) {
+                self.out.push(text);
+            }
         }
     }
 }
 
-fn visible(model: &KlpModel, s: &State, a: &Action) -> (State, Vec<String>) {
+fn visible(model: &KlpModel, ignore: &[String], s: &State, a: &Action) -> (State, Vec<String>) {
     let mut v = Visible {
         sc: &model.sc,
+        ignore,
         out: vec![],
     };
     let next = step(&model.sc, s, a, &mut v);
@@ -232,9 +238,15 @@ struct Node {
 
 type Key = (State, usize, Option<Action>);
 
-/// Searches the model for a path that prints `trace` exactly. `max_states`
-/// bounds the visited set.
-pub fn validate(model: &KlpModel, trace: &[Observed], max_states: usize) -> Result<Verdict, String> {
+/// Searches the model for a path that prints `trace` exactly, leaving out
+/// the model's events with an `ignore` prefix as the trace's were.
+/// `max_states` bounds the visited set.
+pub fn validate(
+    model: &KlpModel,
+    trace: &[Observed],
+    ignore: &[String],
+    max_states: usize,
+) -> Result<Verdict, String> {
     // Every marker must name something of the scenario (bad input, not an
     // unexplained behaviour).
     let mut cmds = Vec::with_capacity(trace.len());
@@ -290,13 +302,15 @@ pub fn validate(model: &KlpModel, trace: &[Observed], max_states: usize) -> Resu
                     heap.push((node.pos + 1, Reverse(j)));
                 }
             } else if is_dump(&trace[node.pos].event) {
-                // A state dump: the whole block must be what the state shows.
-                let end = (node.pos..trace.len())
-                    .find(|&k| !is_dump(&trace[k].event))
-                    .unwrap_or(trace.len());
+                // A state dump: its lines must be what the state shows (two
+                // dumps may follow each other once the events between them
+                // are left out: one dump at a time).
                 let shown = crate::selftest::runner::show_state_lines(sc, s);
-                let got: Vec<&str> = trace[node.pos..end].iter().map(|o| o.event.as_str()).collect();
-                if shown.iter().map(String::as_str).eq(got.iter().copied()) {
+                let end = node.pos + shown.len();
+                let same = end <= trace.len()
+                    && shown.iter().zip(&trace[node.pos..end]).all(|(a, o)| *a == o.event)
+                    && trace.get(end).is_none_or(|o| !o.event.starts_with("module("));
+                if same {
                     let key = (s.representative(), end, None);
                     if seen.insert(key) {
                         nodes.push(Node {
@@ -315,7 +329,7 @@ pub fn validate(model: &KlpModel, trace: &[Observed], max_states: usize) -> Resu
         }
         // The typed command starts once klp_mutex is free.
         if let (Some(a), true) = (node.pending.clone(), quiet) {
-            let (n, ev) = visible(model, s, &a);
+            let (n, ev) = visible(model, ignore, s, &a);
             if let Some(p) = matches_at(trace, node.pos, &ev) {
                 succ.push((n, p, None, a));
             }
@@ -324,7 +338,7 @@ pub fn validate(model: &KlpModel, trace: &[Observed], max_states: usize) -> Resu
         acts.clear();
         model.actions(s, &mut acts);
         for a in acts.iter().filter(|a| !is_admin(a)) {
-            let (n, ev) = visible(model, s, a);
+            let (n, ev) = visible(model, ignore, s, a);
             if let Some(p) = matches_at(trace, node.pos, &ev) {
                 succ.push((n, p, node.pending.clone(), a.clone()));
             }
@@ -366,7 +380,7 @@ pub fn validate(model: &KlpModel, trace: &[Observed], max_states: usize) -> Resu
         let s = &nd.state;
         if let Some(a) = &nd.pending {
             if s.klp_op.is_none() {
-                let (_, ev) = visible(model, s, a);
+                let (_, ev) = visible(model, ignore, s, a);
                 if let Some(e) = ev.first() {
                     could.insert(e.clone());
                 }
@@ -381,7 +395,7 @@ pub fn validate(model: &KlpModel, trace: &[Observed], max_states: usize) -> Resu
         acts.clear();
         model.actions(s, &mut acts);
         for a in acts.iter().filter(|a| !is_admin(a)) {
-            let (_, ev) = visible(model, s, a);
+            let (_, ev) = visible(model, ignore, s, a);
             if let Some(e) = ev.first() {
                 could.insert(e.clone());
             }

@@ -673,7 +673,9 @@ impl Runner<'_> {
                 if self.workloads.contains(&name) {
                     return Err(format!("workload `{name}` is already running"));
                 }
-                if self.workloads.len() >= self.state.tasks.len() {
+                // after the module workers and the getpid loops
+                let base = self.case.workers.len() + self.case.hammers.len();
+                if base + self.workloads.len() >= self.state.tasks.len() {
                     return Err(format!(
                         "workload `{name}` needs a task, but tasks.count is {}",
                         self.state.tasks.len()
@@ -700,6 +702,7 @@ impl Runner<'_> {
                     .iter()
                     .position(|w| *w == name)
                     .ok_or_else(|| format!("no workload `{name}` was started"))?;
+                let t = t + self.case.workers.len() + self.case.hammers.len();
                 let v = match self.state.tasks[t].patch_state {
                     KlpState::Idle => -1,
                     KlpState::Unpatched => 0,
