@@ -151,7 +151,10 @@ fn scenario(seed: u64, cpus: Option<u32>, min_cpus: u32) -> Value {
         if r.chance(25) {
             // klp_shadow_free_all takes an id (every parent)
             let id = SHADOW[r.range(0, 1) as usize].1;
-            p.insert("module_exit".into(), json!({"log": false, "shadow_free_all": [id]}));
+            p.insert(
+                "module_exit".into(),
+                json!({"log": false, "shadow_free_all": [id]}),
+            );
         }
         p.insert("objects".into(), Value::Object(pobjs));
         patches.insert(format!("P{j}"), Value::Object(p));
@@ -168,7 +171,10 @@ fn scenario(seed: u64, cpus: Option<u32>, min_cpus: u32) -> Value {
     let mut steps = Vec::new();
     for i in 1..=nobj {
         if Some(i) != late {
-            steps.push(st("load_module", json!({"module": format!("test_klp_g_t{i}")})));
+            steps.push(st(
+                "load_module",
+                json!({"module": format!("test_klp_g_t{i}")}),
+            ));
         }
     }
     for t in 1..=ntasks {
@@ -219,7 +225,10 @@ fn scenario(seed: u64, cpus: Option<u32>, min_cpus: u32) -> Value {
         steps.push(st("unload_module", json!({"module": p})));
     }
     for i in 1..=nobj {
-        steps.push(st("unload_module", json!({"module": format!("test_klp_g_t{i}")})));
+        steps.push(st(
+            "unload_module",
+            json!({"module": format!("test_klp_g_t{i}")}),
+        ));
     }
     json!({
         "spec_version": 1,
@@ -256,7 +265,12 @@ fn fit(mut spec: Value) -> Result<Value, String> {
             .iter()
             .rev()
             .find(|(s, e)| *s == i && e.starts_with("load_error("))
-            .and_then(|(_, e)| e.trim_end_matches(')').rsplit(',').next().map(str::to_string));
+            .and_then(|(_, e)| {
+                e.trim_end_matches(')')
+                    .rsplit(',')
+                    .next()
+                    .map(str::to_string)
+            });
         match (op, errno) {
             ("load_livepatch" | "load_livepatch_nowait", Some(e)) => {
                 script[i] = st(

@@ -64,7 +64,12 @@ fn read_observed(path: &Path) -> Result<(Vec<(usize, String)>, Vec<String>), Str
         let ignored = v
             .get("ignored_events")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         return Ok((out, ignored));
     }
@@ -104,13 +109,20 @@ pub fn render_path(model: &KlpModel, actions: &[Action]) -> String {
     out
 }
 
-fn write_out(dir: &Path, model: &KlpModel, actions: &[Action], spec: &Value, text: &str) -> Result<(), String> {
+fn write_out(
+    dir: &Path,
+    model: &KlpModel,
+    actions: &[Action],
+    spec: &Value,
+    text: &str,
+) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let walk = Walk::new(model, actions);
     let case = klp_reports::reproducer::case_json(model, &walk, spec, "trace-validation");
     let case = serde_json::to_string_pretty(&case).expect("case serializes") + "\n";
     for (name, body) in [("trace.txt", text.to_string()), ("case.json", case)] {
-        std::fs::write(dir.join(name), body).map_err(|e| format!("{}: {e}", dir.join(name).display()))?;
+        std::fs::write(dir.join(name), body)
+            .map_err(|e| format!("{}: {e}", dir.join(name).display()))?;
     }
     Ok(())
 }
@@ -194,7 +206,11 @@ pub fn validate_cmd(args: &ValidateArgs) -> i32 {
                 let _ = writeln!(head, "    {c}");
             }
             let _ = writeln!(head, "  a path explaining the prefix:");
-            (EXIT_FAILED, actions.clone(), head + &render_path(&model, &actions))
+            (
+                EXIT_FAILED,
+                actions.clone(),
+                head + &render_path(&model, &actions),
+            )
         }
         Verdict::Incomplete {
             explained,
@@ -207,7 +223,11 @@ pub fn validate_cmd(args: &ValidateArgs) -> i32 {
                 args.max_states,
                 trace.events.len()
             );
-            (EXIT_INCOMPLETE, actions.clone(), head + &render_path(&model, &actions))
+            (
+                EXIT_INCOMPLETE,
+                actions.clone(),
+                head + &render_path(&model, &actions),
+            )
         }
     };
     print!("{text}");

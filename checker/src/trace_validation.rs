@@ -164,7 +164,11 @@ pub fn command_of(model: &KlpModel, event: &str) -> Option<Result<Action, String
     let mut parts = args.split(',');
     let x = parts.next().unwrap_or("");
     let patch = sc.patch_by_name(x).or_else(|| sc.patch_by_module(x));
-    let unknown = || Err(format!("`{event}` names `{x}`, which the scenario does not have"));
+    let unknown = || {
+        Err(format!(
+            "`{event}` names `{x}`, which the scenario does not have"
+        ))
+    };
     Some(match name {
         "cmd_load" => {
             if let Some(p) = patch {
@@ -308,8 +312,10 @@ pub fn validate(
                 let shown = crate::selftest::runner::show_state_lines(sc, s);
                 let end = node.pos + shown.len();
                 let same = end <= trace.len()
-                    && shown.iter().zip(&trace[node.pos..end]).all(|(a, o)| *a == o.event)
-                    && trace.get(end).is_none_or(|o| !o.event.starts_with("module("));
+                    && shown
+                        .iter()
+                        .zip(&trace[node.pos..end])
+                        .all(|(a, o)| *a == o.event);
                 if same {
                     let key = (s.representative(), end, None);
                     if seen.insert(key) {

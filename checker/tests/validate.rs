@@ -19,8 +19,8 @@ fn klpcheck(args: &[&str]) -> (i32, String) {
         .args(args)
         .output()
         .expect("klpcheck runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -40,7 +40,12 @@ fn a_trace_the_model_allows_validates_and_replays() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("validated: a model path of"), "{text}");
     assert!(text.contains("prints all 20 observed events"), "{text}");
-    assert!(text.contains("2 event(s) with no model counterpart left out (workload_start, workload_stop)"), "{text}");
+    assert!(
+        text.contains(
+            "2 event(s) with no model counterpart left out (workload_start, workload_stop)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("$ insmod test_klp_v_p1.ko"), "{text}");
     // the matching path is written like a counterexample, and `run` replays it
     assert!(out.join("trace.txt").exists());
@@ -54,7 +59,10 @@ fn a_trace_the_model_allows_validates_and_replays() {
 fn a_trace_the_model_does_not_allow_names_the_first_unexplained_event() {
     let (code, text) = validate("not-allowed.events", &[]);
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("the model explains the first 5 of 10 events"), "{text}");
+    assert!(
+        text.contains("the model explains the first 5 of 10 events"),
+        "{text}"
+    );
     assert!(
         text.contains("first unexplained event (line 8): pre_patch(P1,test_klp_g_t1,LIVE)"),
         "{text}"
@@ -69,7 +77,10 @@ fn interleaved_commands_kernel_work_and_task_readings_validate() {
     assert_eq!(code, 0, "{text}");
     // the patch_state readings and workload markers are left out, the EBUSY of
     // the second insmod is explained by P1's open transition
-    assert!(text.contains("4 event(s) with no model counterpart left out"), "{text}");
+    assert!(
+        text.contains("4 event(s) with no model counterpart left out"),
+        "{text}"
+    );
     assert!(text.contains("load_error(P2,EBUSY)"), "{text}");
     assert!(text.contains("klp_transition_work"), "{text}");
 }
@@ -82,7 +93,10 @@ fn an_unknown_name_in_a_marker_is_bad_input() {
     let spec = data("two-patches.json");
     let (code, text) = klpcheck(&["validate", spec.to_str().unwrap(), ev.to_str().unwrap()]);
     assert_eq!(code, 2, "{text}");
-    assert!(text.contains("line 1: `cmd_load(nosuch)` names `nosuch`"), "{text}");
+    assert!(
+        text.contains("line 1: `cmd_load(nosuch)` names `nosuch`"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -93,7 +107,15 @@ fn gen_is_deterministic_and_every_scenario_runs_and_validates() {
         let a = dir.path().join(format!("a{seed}.json"));
         let b = dir.path().join(format!("b{seed}.json"));
         for p in [&a, &b] {
-            let (code, text) = klpcheck(&["gen", "--seed", &s, "--min-cpus", "2", "--out", p.to_str().unwrap()]);
+            let (code, text) = klpcheck(&[
+                "gen",
+                "--seed",
+                &s,
+                "--min-cpus",
+                "2",
+                "--out",
+                p.to_str().unwrap(),
+            ]);
             assert_eq!(code, 0, "{text}");
         }
         let ta = std::fs::read_to_string(&a).unwrap();
@@ -131,7 +153,10 @@ fn every_recorded_72_concurrency_log_validates() {
         let log = root.join("lab/results/7.2").join(format!("{stem}.events"));
         let (code, text) = klpcheck(&["validate", case.to_str().unwrap(), log.to_str().unwrap()]);
         assert_eq!(code, 0, "{stem}: {text}");
-        assert!(text.contains("validated: a model path of"), "{stem}: {text}");
+        assert!(
+            text.contains("validated: a model path of"),
+            "{stem}: {text}"
+        );
         n += 1;
     }
     assert_eq!(n, 6, "lab/cases/7.2 has six cases");
