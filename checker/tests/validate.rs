@@ -161,3 +161,24 @@ fn every_recorded_72_concurrency_log_validates() {
     }
     assert_eq!(n, 6, "lab/cases/7.2 has six cases");
 }
+
+/// A few real logs of `lab/fuzz --kernel 7.2` (random scenarios of `klpcheck
+/// gen`, run on Linux 7.2.13 with 2 CPUs and workloads), kept in
+/// lab/results/fuzz-7.2: each still validates (the CI smoke of the fuzzing,
+/// which needs no QEMU).
+#[test]
+fn recorded_fuzz_logs_validate() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../lab/results/fuzz-7.2");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let spec = entry.unwrap().path();
+        if spec.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let log = spec.with_extension("events");
+        let (code, text) = klpcheck(&["validate", spec.to_str().unwrap(), log.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {text}", spec.display());
+        n += 1;
+    }
+    assert!(n >= 3, "only {n} recorded fuzz logs in {}", dir.display());
+}
