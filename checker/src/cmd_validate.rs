@@ -206,11 +206,8 @@ pub fn validate_cmd(args: &ValidateArgs) -> i32 {
                 let _ = writeln!(head, "    {c}");
             }
             let _ = writeln!(head, "  a path explaining the prefix:");
-            (
-                EXIT_FAILED,
-                actions.clone(),
-                head + &render_path(&model, &actions),
-            )
+            let text = head + &render_path(&model, &actions);
+            (EXIT_FAILED, actions, text)
         }
         Verdict::Incomplete {
             explained,
@@ -223,11 +220,8 @@ pub fn validate_cmd(args: &ValidateArgs) -> i32 {
                 args.max_states,
                 trace.events.len()
             );
-            (
-                EXIT_INCOMPLETE,
-                actions.clone(),
-                head + &render_path(&model, &actions),
-            )
+            let text = head + &render_path(&model, &actions);
+            (EXIT_INCOMPLETE, actions, text)
         }
     };
     print!("{text}");
