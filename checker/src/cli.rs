@@ -52,6 +52,10 @@ pub enum Command {
     Explore(ExploreArgs),
     /// Import livepatch module C sources and klp-build patches as a scenario.
     Import(ImportArgs),
+    /// Is a kernel's observed event sequence a behaviour of the model? (trace validation)
+    Validate(crate::cmd_validate::ValidateArgs),
+    /// A small random scenario with a script (same seed, same scenario), for lab/fuzz.
+    Gen(crate::cmd_gen::GenArgs),
     /// Print the JSON Schema of scenario files.
     Schema,
     /// List property ids, profiles and variants.

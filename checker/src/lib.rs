@@ -15,6 +15,8 @@
 pub mod check;
 pub mod cli;
 pub mod cmd_check;
+pub mod cmd_gen;
+pub mod cmd_validate;
 pub mod coverage;
 pub mod engine;
 pub mod engines;
@@ -33,3 +35,4 @@ pub mod run;
 pub mod schema;
 pub mod selftest;
 pub mod simulate;
+pub mod trace_validation;

@@ -21,6 +21,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Simulate(args) => crate::simulate::simulate(&args),
         Command::Explore(args) => crate::explore::explore(&args.spec, &args.addr),
         Command::Import(args) => crate::import::import(&args),
+        Command::Validate(args) => crate::cmd_validate::validate_cmd(&args),
+        Command::Gen(args) => crate::cmd_gen::gen_cmd(&args),
     }
 }
 

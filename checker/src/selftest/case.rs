@@ -2,7 +2,7 @@
 //! `expected_events`) or a scenario of specs/ with a `script`. Both become a
 //! compiled scenario plus steps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use klp_model::spec::{ObjectSpec, Spec, TasksSpec, SPEC_VERSION};
@@ -45,6 +45,11 @@ pub const STEP_OPS: &[&str] = &[
     "wait_livepatch_gone",
     "sleep",
     "show_state",
+    "start_workload",
+    "stop_workload",
+    "read_patch_state",
+    "show_param",
+    "set_dynamic_debug",
     // klpcheck's own ops, for counterexamples written by `check --out`
     // (reports/src/reproducer.rs): they do not wait.
     "transition_work",
@@ -361,7 +366,7 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
         }
         declare(&def.objects);
     }
-    for m in &targets {
+    for m in targets.iter().chain(aliases.values()) {
         for (n, v) in &lib.modules[m].shadow_vars {
             spec.shadow_vars.insert(n.clone(), v.clone());
         }
@@ -382,7 +387,13 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
     if steps.iter().any(|s| s.op == "spawn_getpid_loops") {
         hammers = (workers.len()..workers.len() + HAMMERS).collect();
     }
-    spec.tasks.count = (workers.len() + hammers.len()) as u32;
+    // the lab's workloads (start_workload): one task each, after the others
+    let workloads: BTreeSet<&str> = steps
+        .iter()
+        .filter(|s| s.op == "start_workload")
+        .filter_map(|s| s.args.get("name").and_then(Value::as_str))
+        .collect();
+    spec.tasks.count = (workers.len() + hammers.len() + workloads.len()) as u32;
     let scenario = Scenario::compile(&spec, stem).map_err(|e| e.to_string())?;
     Ok(Case {
         name,
@@ -395,7 +406,7 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
     })
 }
 
-fn from_spec(spec: &Spec, stem: &str, lib: &Library) -> Result<Case, String> {
+pub fn from_spec(spec: &Spec, stem: &str, lib: &Library) -> Result<Case, String> {
     let script = spec
         .script
         .as_ref()

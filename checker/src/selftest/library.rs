@@ -113,6 +113,30 @@ pub struct PidCounterDef {
 
 const SOURCES: &[(&str, &str)] = &[
     (
+        "test_klp_lab_conc_target",
+        include_str!("../../../specs/selftests/modules/test_klp_lab_conc_target.json"),
+    ),
+    (
+        "test_klp_lab_oob",
+        include_str!("../../../specs/selftests/modules/test_klp_lab_oob.json"),
+    ),
+    (
+        "test_klp_lab_shadow_p1",
+        include_str!("../../../specs/selftests/modules/test_klp_lab_shadow_p1.json"),
+    ),
+    (
+        "test_klp_lab_shadow_p2",
+        include_str!("../../../specs/selftests/modules/test_klp_lab_shadow_p2.json"),
+    ),
+    (
+        "test_klp_lab_stack_p1",
+        include_str!("../../../specs/selftests/modules/test_klp_lab_stack_p1.json"),
+    ),
+    (
+        "test_klp_lab_stack_p2",
+        include_str!("../../../specs/selftests/modules/test_klp_lab_stack_p2.json"),
+    ),
+    (
         "test_klp_atomic_replace",
         include_str!("../../../specs/selftests/modules/test_klp_atomic_replace.json"),
     ),

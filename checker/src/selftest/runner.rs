@@ -67,6 +67,7 @@ pub fn run_case(case: &Case, lib: &Library) -> RunOutcome {
         running: BTreeSet::new(),
         errors: vec![],
         hold_command: false,
+        workloads: vec![],
     };
     let mut error = None;
     for (i, s) in case.steps.iter().enumerate() {
@@ -159,6 +160,9 @@ struct Runner<'a> {
     /// in the kernel (`State::klp_op`) until `kernel_continue` steps finish
     /// it, so that task steps can come in between (reproduced traces).
     hold_command: bool,
+    /// The lab's workloads (`start_workload`), in start order: workload i
+    /// is the scenario's task i (its `patch_state` is that task's).
+    workloads: Vec<String>,
 }
 
 type StepResult<T = ()> = Result<T, String>;
@@ -662,6 +666,82 @@ impl Runner<'_> {
                 self.log(format!("observe(npids_pending,{n})"));
                 Ok(())
             }
+            "start_workload" => {
+                // A user process calling the scenario's functions in a loop
+                // (lab/guest/klp_hammer.c): the scenario's next task. The
+                // runner lets it sleep in user space, as its tasks do when
+                // no task step drives them; `klpcheck validate` lets it run.
+                let name = arg_str(a, "name")?.to_string();
+                if self.workloads.contains(&name) {
+                    return Err(format!("workload `{name}` is already running"));
+                }
+                // after the module workers and the getpid loops
+                let base = self.case.workers.len() + self.case.hammers.len();
+                if base + self.workloads.len() >= self.state.tasks.len() {
+                    return Err(format!(
+                        "workload `{name}` needs a task, but tasks.count is {}",
+                        self.state.tasks.len()
+                    ));
+                }
+                self.workloads.push(name.clone());
+                self.log(format!("workload_start({name})"));
+                Ok(())
+            }
+            "stop_workload" => {
+                let name = arg_str(a, "name")?.to_string();
+                if !self.workloads.contains(&name) {
+                    return Err(format!("no workload `{name}` was started"));
+                }
+                self.log(format!("workload_stop({name})"));
+                Ok(())
+            }
+            "read_patch_state" => {
+                // /proc/<pid>/patch_state: the task's klp patch_state
+                // (-1 outside a transition, KLP_TRANSITION_IDLE).
+                let name = arg_str(a, "name")?.to_string();
+                let t = self
+                    .workloads
+                    .iter()
+                    .position(|w| *w == name)
+                    .ok_or_else(|| format!("no workload `{name}` was started"))?;
+                let t = t + self.case.workers.len() + self.case.hammers.len();
+                let v = match self.state.tasks[t].patch_state {
+                    KlpState::Idle => -1,
+                    KlpState::Unpatched => 0,
+                    KlpState::Patched => 1,
+                };
+                self.log(format!("patch_state({name},{v})"));
+                Ok(())
+            }
+            "show_param" => {
+                // A module parameter as the guest reads it: the value the
+                // insmod or a set_param gave it. A counter the module's
+                // code updates (the lab modules' `frees`, `missing`) is not
+                // in the model: the lab cases mark those `varying_events`.
+                let m = arg_str(a, "module")?.to_string();
+                let param = arg_str(a, "param")?.to_string();
+                let (shown, key) = match self.patch_named(&m) {
+                    Some(p) => {
+                        let d = &self.sc().patches[p as usize];
+                        (d.name.clone(), d.module.clone())
+                    }
+                    None => (m.clone(), m.clone()),
+                };
+                let v = self
+                    .params
+                    .get(&key)
+                    .and_then(|ps| ps.get(&param))
+                    .cloned()
+                    .unwrap_or_else(|| "*".to_string());
+                self.log(format!("param({shown},{param},{v})"));
+                Ok(())
+            }
+            "set_dynamic_debug" => {
+                // Only what the kernel logs changes (klp_try_switch_task's
+                // lines, which the runner does not print).
+                arg_str(a, "control")?;
+                Ok(())
+            }
             "set_ftrace_enabled"
             | "enable_kprobes"
             | "trace_function"
@@ -1008,39 +1088,7 @@ impl Runner<'_> {
     /// modules are held by nobody (the lab globs /sys/module/test_klp_*, which
     /// are all the modules the cases load).
     fn show_state(&mut self) {
-        let sc = self.model.sc.clone();
-        let s = &self.state;
-        let mut dirs: Vec<(&str, String)> = Vec::new();
-        let mut mods: Vec<(&str, String)> = Vec::new();
-        for (i, rec) in s.patches.iter().enumerate() {
-            let def = &sc.patches[i];
-            if rec.has_sysfs_dir() {
-                let transition = s.klp_transition_patch == Some(i as PatchId);
-                dirs.push((
-                    &def.module,
-                    format!(
-                        "sysfs({},enabled={},transition={})",
-                        def.name, rec.enabled as u8, transition as u8
-                    ),
-                ));
-            }
-            if rec.life == Life::Unloaded {
-                continue;
-            }
-            // The reference klp_enable_patch takes (try_module_get) until
-            // klp_free_patch_finish drops it (never when forced).
-            let refcnt = rec.module_ref as u8;
-            mods.push((&def.module, format!("module({},refcnt={refcnt})", def.name)));
-        }
-        for (i, o) in sc.objects.iter().enumerate() {
-            if i as u8 != VMLINUX && s.modules_loaded & (1 << i) != 0 {
-                mods.push((&o.name, format!("module({},refcnt=0)", o.name)));
-            }
-        }
-        dirs.sort();
-        mods.sort();
-        let lines: Vec<String> = dirs.into_iter().chain(mods).map(|(_, l)| l).collect();
-        for l in lines {
+        for l in show_state_lines(&self.model.sc.clone(), &self.state) {
             self.log(l);
         }
     }
@@ -1331,4 +1379,41 @@ impl Runner<'_> {
         }
         Ok(())
     }
+}
+
+/// The lab's show_state lines for state `s` (see `Runner::show_state`):
+/// `sysfs(P,enabled=e,transition=t)` per sysfs directory, then
+/// `module(M,refcnt=n)` per loaded module, each list in name order.
+/// `klpcheck validate` compares the lab's dumps with them.
+pub fn show_state_lines(sc: &klp_model::Scenario, s: &State) -> Vec<String> {
+    let mut dirs: Vec<(&str, String)> = Vec::new();
+    let mut mods: Vec<(&str, String)> = Vec::new();
+    for (i, rec) in s.patches.iter().enumerate() {
+        let def = &sc.patches[i];
+        if rec.has_sysfs_dir() {
+            let transition = s.klp_transition_patch == Some(i as PatchId);
+            dirs.push((
+                &def.module,
+                format!(
+                    "sysfs({},enabled={},transition={})",
+                    def.name, rec.enabled as u8, transition as u8
+                ),
+            ));
+        }
+        if rec.life == Life::Unloaded {
+            continue;
+        }
+        // The reference klp_enable_patch takes (try_module_get) until
+        // klp_free_patch_finish drops it (never when forced).
+        let refcnt = rec.module_ref as u8;
+        mods.push((&def.module, format!("module({},refcnt={refcnt})", def.name)));
+    }
+    for (i, o) in sc.objects.iter().enumerate() {
+        if i as u8 != VMLINUX && s.modules_loaded & (1 << i) != 0 {
+            mods.push((&o.name, format!("module({},refcnt=0)", o.name)));
+        }
+    }
+    dirs.sort();
+    mods.sort();
+    dirs.into_iter().chain(mods).map(|(_, l)| l).collect()
 }
