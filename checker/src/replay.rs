@@ -21,14 +21,22 @@ use crate::run::{usage_error, EXIT_FAILED, EXIT_OK};
 fn read_trace(path: &Path) -> Result<TraceFile, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let tf: TraceFile = serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let tf: TraceFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let inner = e.inner();
         format!(
             "{shown}:{}:{}: not a klpcheck trace.json: {inner} (at `{}`)",
             inner.line(),
             inner.column(),
             e.path()
+        )
+    })?;
+    // Text after the JSON value is an error too, located at its start.
+    de.end().map_err(|e| {
+        format!(
+            "{shown}:{}:{}: not a klpcheck trace.json: {e}",
+            e.line(),
+            e.column()
         )
     })?;
     if tf.schema_version != TRACE_SCHEMA_VERSION {

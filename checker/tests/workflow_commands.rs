@@ -79,3 +79,35 @@ fn run_replay_and_simulate_print_no_workflow_command() {
     let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert!(v.to_string().contains("##[add-mask]secret"));
 }
+
+/// Two of issue 15's reproducers: a trace.json with text after its JSON
+/// value, and `--threads 10000`, are usage errors (exit 2) with a message.
+#[test]
+fn replay_trailing_text_and_absurd_thread_counts_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("wf.json"), SPEC).unwrap();
+    klpcheck(&["check", "wf.json", "--out", "out", "-q"], d);
+    let trace = d.join("out/wf/shadow-no-use-after-free/trace.json");
+    let mut text = std::fs::read_to_string(&trace).unwrap();
+    text += "garbage\n";
+    std::fs::write(d.join("g.json"), text).unwrap();
+    let o = Command::cargo_bin("klpcheck")
+        .unwrap()
+        .current_dir(d)
+        .args(["replay", "wf.json", "g.json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("g.json:") && err.contains("trailing characters"), "{err}");
+    let o = Command::cargo_bin("klpcheck")
+        .unwrap()
+        .current_dir(d)
+        .args(["check", "wf.json", "--threads", "10000"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--threads must be at most 256"), "{err}");
+}
