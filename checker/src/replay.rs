@@ -84,17 +84,23 @@ pub fn replay(spec: &Path, trace: &Path) -> i32 {
     let model = KlpModel::new(loaded.scenario);
     let sc = &*model.sc;
     let mut out = std::io::stdout().lock();
-    say(&mut out, format!(
-        "replaying {} ({} steps) on {} [profile {}, variant {}]",
-        trace.display(),
-        tf.steps.len(),
-        spec.display(),
-        tf.profile,
-        tf.variant
-    ));
+    say(
+        &mut out,
+        format!(
+            "replaying {} ({} steps) on {} [profile {}, variant {}]",
+            trace.display(),
+            tf.steps.len(),
+            spec.display(),
+            tf.profile,
+            tf.variant
+        ),
+    );
     let fail = |out: &mut std::io::StdoutLock, msg: String| {
         let _ = out.flush();
-        eprint!("{}", crate::run::neutral(&format!("klpcheck: replay: {msg}\n")));
+        eprint!(
+            "{}",
+            crate::run::neutral(&format!("klpcheck: replay: {msg}\n"))
+        );
         EXIT_FAILED
     };
     let mut state = model.boot();
@@ -130,7 +136,10 @@ pub fn replay(spec: &Path, trace: &Path) -> i32 {
         }
         for d in diff(sc, &state, &next) {
             if let Some(was) = d.was {
-                say(&mut out, format!("      * {}: {} (was {was})", d.name, d.value));
+                say(
+                    &mut out,
+                    format!("      * {}: {} (was {was})", d.name, d.value),
+                );
             }
         }
         let got: Vec<String> = events.iter().map(|e| e.oracle(sc)).collect();
@@ -177,10 +186,10 @@ pub fn replay(spec: &Path, trace: &Path) -> i32 {
             ),
         );
     }
-    say(&mut out, format!(
-        "the last state {verdict} {}: the trace is valid",
-        prop.id
-    ));
+    say(
+        &mut out,
+        format!("the last state {verdict} {}: the trace is valid", prop.id),
+    );
     EXIT_OK
 }
 

@@ -95,7 +95,12 @@ fn explorer_checks_host_origin_token_and_body_size() {
     // bit masks.
     assert!(states.contains("klp_patches: ["), "{states}");
     assert!(states.contains("task 1: patch_state"), "{states}");
-    for debug in ["obj_patched", "modules_loaded", "PatchRec", "tif_patch_pending"] {
+    for debug in [
+        "obj_patched",
+        "modules_loaded",
+        "PatchRec",
+        "tif_patch_pending",
+    ] {
         assert!(!states.contains(debug), "{debug} in {states}");
     }
     let _ = child.kill();

@@ -22,8 +22,10 @@ const WHY: &str =
 fn every_output_ends_the_counterexample_with_the_why_line() {
     let tmp = tempfile::tempdir().unwrap();
     let mut v: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("specs/doc/claim-08-shadow-freed-in-module-exit.json"))
-            .unwrap(),
+        &std::fs::read_to_string(
+            repo().join("specs/doc/claim-08-shadow-freed-in-module-exit.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     v["expect"] = serde_json::json!({"shadow-no-use-after-free": "holds"});
@@ -96,7 +98,14 @@ fn every_output_ends_the_counterexample_with_the_why_line() {
 fn every_violated_safety_property_of_the_bug_specs_has_a_why() {
     let o = Command::cargo_bin("klpcheck")
         .unwrap()
-        .args(["check", "--quiet", "--format", "json", "--no-liveness", "--no-coverage"])
+        .args([
+            "check",
+            "--quiet",
+            "--format",
+            "json",
+            "--no-liveness",
+            "--no-coverage",
+        ])
         .arg(repo().join("specs/bugs"))
         .output()
         .unwrap();
@@ -186,10 +195,12 @@ fn mermaid_notes_follow_the_event_order_and_end_with_why() {
         if prop == "consistent-universe" {
             // This trace has a step where a task fact follows a kernel line
             // (drawing task notes first, as before, would swap them).
-            assert!(trace.iter().any(|s| s
-                .transcript
-                .windows(2)
-                .any(|w| !on_task_lifeline(&w[0]) && on_task_lifeline(&w[1]))));
+            assert!(trace
+                .iter()
+                .any(|s| s
+                    .transcript
+                    .windows(2)
+                    .any(|w| !on_task_lifeline(&w[0]) && on_task_lifeline(&w[1]))));
         } else {
             assert!(last.contains("violated: task 1 runs f() in P2"), "{last}");
         }

@@ -46,7 +46,10 @@ fn assert_neutral(what: &str, text: &str, shown: &str) {
             "{what} prints a workflow command: {line:?}\n{text}"
         );
     }
-    assert!(text.contains(shown), "{what} lost the data {shown:?}:\n{text}");
+    assert!(
+        text.contains(shown),
+        "{what} lost the data {shown:?}:\n{text}"
+    );
 }
 
 #[test]
@@ -100,7 +103,10 @@ fn replay_trailing_text_and_absurd_thread_counts_exit_2() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("g.json:") && err.contains("trailing characters"), "{err}");
+    assert!(
+        err.contains("g.json:") && err.contains("trailing characters"),
+        "{err}"
+    );
     let o = Command::cargo_bin("klpcheck")
         .unwrap()
         .current_dir(d)
