@@ -11,6 +11,14 @@ use klp_reports::{build_trace, PropertyReport, ScenarioReport, SpecRef, Stats, S
 use crate::engines::{run_all, Bounds, EngineKind, Outcome, Passes, Snapshot};
 use crate::liveness::LivenessResult;
 
+/// The closing line of a safety counterexample: why its last state
+/// violates `id` (klp_model::why), from the path replayed from boot.
+fn why_violated(model: &KlpModel, id: &str, actions: &[klp_model::Action]) -> Option<String> {
+    let walk = klp_reports::trace::Walk::new(model, actions);
+    let last = walk.states.last()?;
+    klp_model::why::why_violated(&model.sc, last, id, actions.last())
+}
+
 /// Checks `scenario` with `engine` and builds its report.
 pub fn check_scenario(
     path: &Path,
@@ -108,7 +116,10 @@ pub fn report_from(
             trace: found.map(|actions| build_trace(model, actions)),
             loop_start: None,
             actions: found.cloned(),
-            why: None,
+            why: match (p.kind, found) {
+                (Kind::Always, Some(actions)) => why_violated(model, p.id, actions),
+                _ => None,
+            },
         });
     }
     let mut incomplete_reason = o.incomplete_reason.clone();

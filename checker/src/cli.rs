@@ -145,7 +145,7 @@ pub struct CheckArgs {
     /// Search engine.
     #[arg(long, value_enum, default_value_t = EngineKind::Native)]
     pub engine: EngineKind,
-    /// Worker threads (default: all cores).
+    /// Worker threads (default: all cores; 1 to 256).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Check under these profiles instead of the scenario's own

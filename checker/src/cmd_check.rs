@@ -33,6 +33,13 @@ pub fn check(args: &CheckArgs) -> i32 {
     if args.threads == Some(0) {
         return usage_error("--threads must be at least 1");
     }
+    // Each worker reserves a thread stack; past this many (far more than
+    // the cores of any machine the search is for) a memory limit turns
+    // thread creation into an abort rather than a usage error.
+    const MAX_THREADS: usize = 256;
+    if args.threads.is_some_and(|t| t > MAX_THREADS) {
+        return usage_error(format!("--threads must be at most {MAX_THREADS}"));
+    }
     if args.max_states == Some(0) {
         return usage_error("--max-states must be at least 1");
     }

@@ -22,7 +22,6 @@
 //! - serves nothing from the disk.
 
 use std::collections::VecDeque;
-use std::fmt::Debug;
 use std::hash::Hash;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::Path;
@@ -296,8 +295,14 @@ fn fingerprint<S: Hash>(s: &S) -> String {
         .to_string()
 }
 
-fn view<S: Debug + Hash>(s: &S) -> (Option<String>, Option<String>) {
-    (Some(format!("{s:#?}")), Some(fingerprint(s)))
+/// A state as the Explorer shows it ("Complete State"): in kernel terms,
+/// one fact per line (klp_patches, func_stacks, each patch and task, the
+/// shadow variables and system modifications), not a Rust Debug dump.
+fn view(model: &KlpModel, s: &klp_model::State) -> (Option<String>, Option<String>) {
+    (
+        Some(klp_model::describe::state_summary(&model.sc, s)),
+        Some(fingerprint(s)),
+    )
 }
 
 /// `/.states/i/j/k`: the states after the initial state `i` and actions
@@ -320,7 +325,7 @@ fn states<C: Checker<KlpModel>>(checker: &C, path: &str) -> Result<Vec<StateView
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let (state, fingerprint) = view(s);
+                let (state, fingerprint) = view(model, s);
                 StateView {
                     action: None,
                     outcome: None,
@@ -349,7 +354,7 @@ fn states<C: Checker<KlpModel>>(checker: &C, path: &str) -> Result<Vec<StateView
             let outcome = model.format_step(&state, a.clone());
             let next = model.next_state(&state, a.clone());
             let (st, fp) = match &next {
-                Some(n) => view(n),
+                Some(n) => view(model, n),
                 None => (None, None),
             };
             StateView {

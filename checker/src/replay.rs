@@ -21,14 +21,22 @@ use crate::run::{usage_error, EXIT_FAILED, EXIT_OK};
 fn read_trace(path: &Path) -> Result<TraceFile, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
-    let de = &mut serde_json::Deserializer::from_str(&text);
-    let tf: TraceFile = serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let tf: TraceFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let inner = e.inner();
         format!(
             "{shown}:{}:{}: not a klpcheck trace.json: {inner} (at `{}`)",
             inner.line(),
             inner.column(),
             e.path()
+        )
+    })?;
+    // Text after the JSON value is an error too, located at its start.
+    de.end().map_err(|e| {
+        format!(
+            "{shown}:{}:{}: not a klpcheck trace.json: {e}",
+            e.line(),
+            e.column()
         )
     })?;
     if tf.schema_version != TRACE_SCHEMA_VERSION {
@@ -76,18 +84,23 @@ pub fn replay(spec: &Path, trace: &Path) -> i32 {
     let model = KlpModel::new(loaded.scenario);
     let sc = &*model.sc;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
-        out,
-        "replaying {} ({} steps) on {} [profile {}, variant {}]",
-        trace.display(),
-        tf.steps.len(),
-        spec.display(),
-        tf.profile,
-        tf.variant
+    say(
+        &mut out,
+        format!(
+            "replaying {} ({} steps) on {} [profile {}, variant {}]",
+            trace.display(),
+            tf.steps.len(),
+            spec.display(),
+            tf.profile,
+            tf.variant
+        ),
     );
     let fail = |out: &mut std::io::StdoutLock, msg: String| {
         let _ = out.flush();
-        eprintln!("klpcheck: replay: {msg}");
+        eprint!(
+            "{}",
+            crate::run::neutral(&format!("klpcheck: replay: {msg}\n"))
+        );
         EXIT_FAILED
     };
     let mut state = model.boot();
@@ -116,14 +129,17 @@ pub fn replay(spec: &Path, trace: &Path) -> i32 {
         }
         let (next, events) = model.step_with_events(&state, &action);
         let command = klp_model::describe::command_in(sc, &state, &action);
-        let _ = writeln!(out, "{n:>4}. {command}");
+        say(&mut out, format!("{n:>4}. {command}"));
         for e in &events {
             let line = log_line(sc, e).unwrap_or_else(|| format!("# {}", e.oracle(sc)));
-            let _ = writeln!(out, "        {line}");
+            say(&mut out, format!("        {line}"));
         }
         for d in diff(sc, &state, &next) {
             if let Some(was) = d.was {
-                let _ = writeln!(out, "      * {}: {} (was {was})", d.name, d.value);
+                say(
+                    &mut out,
+                    format!("      * {}: {} (was {was})", d.name, d.value),
+                );
             }
         }
         let got: Vec<String> = events.iter().map(|e| e.oracle(sc)).collect();
@@ -170,10 +186,15 @@ pub fn replay(spec: &Path, trace: &Path) -> i32 {
             ),
         );
     }
-    let _ = writeln!(
-        out,
-        "the last state {verdict} {}: the trace is valid",
-        prop.id
+    say(
+        &mut out,
+        format!("the last state {verdict} {}: the trace is valid", prop.id),
     );
     EXIT_OK
+}
+
+/// One line of replay output on stdout, with no workflow command in it
+/// (names and log lines of the scenario are data).
+fn say(out: &mut std::io::StdoutLock, line: String) {
+    let _ = out.write_all(crate::run::neutral(&(line + "\n")).as_bytes());
 }

@@ -32,13 +32,20 @@ fn print(text: &str) -> i32 {
     EXIT_OK
 }
 
+/// A usage error on stderr (names in it are data: no workflow command).
 pub fn usage_error(msg: impl std::fmt::Display) -> i32 {
-    eprintln!("klpcheck: {msg}");
+    eprint!("{}", neutral(&format!("klpcheck: {msg}\n")));
     EXIT_USAGE
 }
 
-/// `klpcheck run`: events on stdout, the verdict and first divergence on
-/// stderr.
+/// Text for stdout or stderr with no GitHub workflow command in it (names
+/// and emit lines of a scenario are data).
+pub fn neutral(text: &str) -> String {
+    klp_reports::escape::neutralise_workflow_commands(text)
+}
+
+/// `klpcheck run`: events on stdout, the verdict, the first divergence and
+/// the first safety violation on stderr.
 fn run_script(path: &std::path::Path) -> i32 {
     use crate::selftest::{load_case, run_case};
     let lib = crate::selftest::library::Library::builtin();
@@ -49,12 +56,30 @@ fn run_script(path: &std::path::Path) -> i32 {
     let outcome = run_case(&case, &lib);
     let mut out = std::io::stdout().lock();
     for (_, e) in &outcome.events {
-        if writeln!(out, "{e}").is_err() {
+        if writeln!(out, "{}", neutral(e)).is_err() {
             break;
         }
     }
+    let say = |text: String| eprint!("{}", neutral(&(text + "\n")));
     if let Some((_, msg)) = &outcome.error {
-        eprintln!("klpcheck: {}: {msg}", case.name);
+        say(format!("klpcheck: {}: {msg}", case.name));
+    }
+    let violated = |v: &crate::selftest::runner::Violation, note: &str| {
+        let step = case
+            .steps
+            .get(v.step)
+            .map(|s| format!("step {} {}", v.step + 1, s.describe()))
+            .unwrap_or_else(|| format!("step {}", v.step + 1));
+        format!(
+            "klpcheck: {}: {} violated{note} by {step}:\n  {}\n  why: {}",
+            case.name, v.property, v.action, v.why
+        )
+    };
+    for v in &outcome.expected_violations {
+        say(violated(v, " (as expected)"));
+    }
+    if let Some(v) = &outcome.violation {
+        say(violated(v, ""));
     }
     if let Some(d) = &outcome.divergence {
         let step = d
@@ -65,21 +90,21 @@ fn run_script(path: &std::path::Path) -> i32 {
                     .map(|s| format!(" (printed by step {} {})", i + 1, s.describe()))
             })
             .unwrap_or_default();
-        eprintln!(
+        say(format!(
             "klpcheck: {}: event {} differs{step}:\n  expected: {}\n  got:      {}",
             case.name,
             d.index + 1,
             d.expected.as_deref().unwrap_or("(nothing more)"),
             d.got.as_deref().unwrap_or("(nothing more)")
-        );
+        ));
     }
     if outcome.ok() {
         if case.expected_events.is_some() {
-            eprintln!(
+            say(format!(
                 "klpcheck: {}: {} events match expected_events",
                 case.name,
                 outcome.events.len()
-            );
+            ));
         }
         EXIT_OK
     } else {

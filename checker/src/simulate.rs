@@ -166,8 +166,12 @@ pub fn simulate(args: &SimulateArgs) -> i32 {
     report.expected_unique_states = None;
     let mut out = std::io::stdout().lock();
     let text = match args.format {
-        Format::Json => serde_json::to_string(&report).expect("report serializes") + "\n",
-        Format::Text => klp_reports::text::render(&report),
+        Format::Json => {
+            klp_reports::escape::json_line(
+                &serde_json::to_string(&report).expect("report serializes"),
+            ) + "\n"
+        }
+        Format::Text => crate::run::neutral(&klp_reports::text::render(&report)),
     };
     let _ = out.write_all(text.as_bytes());
     let offered: Vec<_> = PROPERTIES
@@ -176,12 +180,15 @@ pub fn simulate(args: &SimulateArgs) -> i32 {
         .collect();
     for (i, d) in found.discoveries.iter().enumerate() {
         if let (Some((run, _)), Kind::Always) = (d, offered[i].kind) {
-            eprintln!(
-                "klpcheck: {} violated in walk {run}; reproduce with:\n  klpcheck simulate {} --seed {} --run {run} --depth {}",
-                offered[i].id,
-                args.spec.display(),
-                args.seed,
-                args.depth
+            eprint!(
+                "{}",
+                crate::run::neutral(&format!(
+                    "klpcheck: {} violated in walk {run}; reproduce with:\n  klpcheck simulate {} --seed {} --run {run} --depth {}\n",
+                    offered[i].id,
+                    args.spec.display(),
+                    args.seed,
+                    args.depth
+                ))
             );
         }
     }

@@ -13,14 +13,23 @@ fn request(port: u16, text: &str) -> String {
     s.write_all(text.as_bytes()).unwrap();
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
-    // Read the status line and headers (the body is small or absent).
+    // Read the status line, the headers and the body.
     while let Ok(n) = s.read(&mut buf) {
         if n == 0 {
             break;
         }
         out.extend_from_slice(&buf[..n]);
-        if out.windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
+        // Headers complete, then the body its Content-Length announces.
+        if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if out.len() >= end + 4 + len {
+                break;
+            }
         }
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -82,6 +91,18 @@ fn explorer_checks_host_origin_token_and_body_size() {
     assert!(get("/.status", &cookie).starts_with("HTTP/1.1 200"));
     let states = get("/.states/0", &cookie);
     assert!(states.starts_with("HTTP/1.1 200"), "{states}");
+    // States in kernel terms ("Complete State"), not a Rust Debug dump with
+    // bit masks.
+    assert!(states.contains("klp_patches: ["), "{states}");
+    assert!(states.contains("task 1: patch_state"), "{states}");
+    for debug in [
+        "obj_patched",
+        "modules_loaded",
+        "PatchRec",
+        "tif_patch_pending",
+    ] {
+        assert!(!states.contains(debug), "{debug} in {states}");
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -1,9 +1,10 @@
 //! `klpcheck import` against the project's hand-written module definitions
 //! (specs/selftests/modules): the lab's own modules (lab/modules/*.c, in the
-//! repository) always, the kernel's selftest test_modules when the kernel
-//! source is at `$KLP_LINUX_SRC` (checker/tests/import-kernel.sh fetches
-//! linux-source-7.2 and runs this). Plus the CLI: a series checked end to
-//! end, and bad input exiting 2 with file and line.
+//! repository) and the kernel's selftest test_modules and livepatch samples
+//! of linux-source-7.2, vendored in import/tests/kernel-7.2 (or the source
+//! tree `$KLP_LINUX_SRC` names: checker/tests/import-kernel.sh fetches the
+//! package and runs this on it). Plus the CLI: a series checked end to end,
+//! and bad input exiting 2 with file and line.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,15 @@ fn repo() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
+}
+
+/// The kernel source tree the kernel tests read: `$KLP_LINUX_SRC` if set,
+/// else the copy of linux-source-7.2's livepatch files in the repository.
+fn kernel_src() -> PathBuf {
+    match std::env::var_os("KLP_LINUX_SRC") {
+        Some(src) => PathBuf::from(src),
+        None => repo().join("import/tests/kernel-7.2"),
+    }
 }
 
 fn ret(r: &Option<ErrnoSpec>) -> String {
@@ -308,13 +318,7 @@ fn lab_modules_match_their_definitions() {
 
 #[test]
 fn kernel_selftest_modules_match_their_definitions() {
-    let Ok(src) = std::env::var("KLP_LINUX_SRC") else {
-        println!(
-            "SKIPPED kernel_selftest_modules_match_their_definitions: set KLP_LINUX_SRC to a linux source tree (checker/tests/import-kernel.sh fetches linux-source-7.2)"
-        );
-        return;
-    };
-    let dir = Path::new(&src).join("tools/testing/selftests/livepatch/test_modules");
+    let dir = kernel_src().join("tools/testing/selftests/livepatch/test_modules");
     assert!(dir.is_dir(), "{} is not a directory", dir.display());
     let lib = Library::builtin();
     let n = check_dir(&dir, &lib, None);
@@ -333,13 +337,7 @@ fn kernel_selftest_modules_match_their_definitions() {
 
 #[test]
 fn kernel_samples_import_and_the_shadow_series_is_caught() {
-    let Ok(src) = std::env::var("KLP_LINUX_SRC") else {
-        println!(
-            "SKIPPED kernel_samples_import_and_the_shadow_series_is_caught: set KLP_LINUX_SRC"
-        );
-        return;
-    };
-    let dir = Path::new(&src).join("samples/livepatch");
+    let dir = kernel_src().join("samples/livepatch");
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "c") {

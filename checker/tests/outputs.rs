@@ -83,13 +83,7 @@ fn check_out_traces_of_all_specs_run_and_replay() {
             assert!(d.join(f).is_file(), "{} lacks {f}", d.display());
         }
         let run = klpcheck(&["run", d.join("case.json").to_str().unwrap()]);
-        assert_eq!(
-            run.status.code(),
-            Some(0),
-            "klpcheck run {}/case.json: {}",
-            d.display(),
-            text(&run.stderr)
-        );
+        assert_run_reproduces(d, &run);
         let trace: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(d.join("trace.json")).unwrap()).unwrap();
         let spec_path = repo().join(
@@ -299,13 +293,47 @@ fn simulate_prints_a_reproducing_command_line() {
         .path()
         .join("claim-08-shadow-freed-in-module-exit/shadow-no-use-after-free");
     let run = klpcheck(&["run", d.join("case.json").to_str().unwrap()]);
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    assert_run_reproduces(&d, &run);
     let rp = klpcheck(&[
         "replay",
         s.to_str().unwrap(),
         d.join("trace.json").to_str().unwrap(),
     ]);
     assert_eq!(rp.status.code(), Some(0), "{}", text(&rp.stderr));
+}
+
+/// `klpcheck run` on a case.json of folder `d` (named after its property)
+/// prints the counterexample's events unchanged, and reports the safety
+/// property the trace violates (exit 1) unless the scenario expects it
+/// violated (exit 0, reported "as expected"); witnesses are not checked.
+fn assert_run_reproduces(d: &Path, run: &Output) {
+    let err = text(&run.stderr);
+    let prop = d.file_name().unwrap().to_str().unwrap();
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("case.json")).unwrap()).unwrap();
+    assert!(!err.contains("differs"), "{}: {err}", d.display());
+    let safety = klp_model::properties::property(prop)
+        .is_some_and(|p| p.kind == klp_model::properties::Kind::Always);
+    let expected_violated = case["expect"][prop] == "violated";
+    if safety && !expected_violated {
+        assert_eq!(run.status.code(), Some(1), "{}: {err}", d.display());
+        assert!(
+            err.contains(&format!("{prop} violated by step")) && err.contains("why: "),
+            "{}: {err}",
+            d.display()
+        );
+    } else if run.status.code() != Some(0) {
+        // Another safety property broken on the way is reported too.
+        assert_eq!(run.status.code(), Some(1), "{}: {err}", d.display());
+        assert!(err.contains(" violated by step"), "{}: {err}", d.display());
+    }
+    if safety && expected_violated {
+        assert!(
+            err.contains(&format!("{prop} violated (as expected) by step")),
+            "{}: {err}",
+            d.display()
+        );
+    }
 }
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {

@@ -47,6 +47,7 @@ pub mod spec;
 pub mod state;
 pub mod task;
 pub mod transition;
+pub mod why;
 
 pub use action::Action;
 pub use core::InsmodParams;

@@ -33,9 +33,11 @@ pub fn one_line(p: &PropertyReport) -> String {
     }
 }
 
-/// The trace as numbered commands, one per line.
+/// The trace as numbered commands, one per line, then the line saying why
+/// the last state violates the property (if known).
 pub fn trace_summary(p: &PropertyReport) -> String {
-    p.trace
+    let mut out: String = p
+        .trace
         .as_ref()
         .map(|t| {
             t.iter()
@@ -43,7 +45,11 @@ pub fn trace_summary(p: &PropertyReport) -> String {
                 .map(|(i, s)| format!("{:>3}. {}\n", i + 1, s.action))
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    if let Some(why) = &p.why {
+        out += &format!("why: {why}\n");
+    }
+    out
 }
 
 /// The 1-based line of the scenario file a property's result points at: the

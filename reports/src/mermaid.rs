@@ -49,29 +49,45 @@ pub fn sequence_diagram(model: &KlpModel, walk: &Walk, property: &str) -> String
                 let _ = writeln!(out, "    K->>K: {n}. {}", esc(&step.action));
             }
         }
-        // Task facts go on the task's lifeline, the rest on klp core's.
-        let mut core = Vec::new();
+        // Task facts go on the task's lifeline, the rest on klp core's, in
+        // the order they happened: consecutive core lines share one note.
+        let mut core: Vec<String> = Vec::new();
+        let flush = |out: &mut String, core: &mut Vec<String>| {
+            if !core.is_empty() {
+                let _ = writeln!(out, "    Note over K: {}", core.join("<br/>"));
+                core.clear();
+            }
+        };
         for (e, line) in walk.events[i].iter().zip(&step.transcript) {
             let text = esc(line.strip_prefix("# ").unwrap_or(line));
             match e {
                 Event::TaskCall { task, .. }
                 | Event::TaskReturn { task, .. }
                 | Event::TaskSwitched { task, .. } => {
+                    flush(&mut out, &mut core);
                     let _ = writeln!(out, "    Note over T{}: {text}", task + 1);
                 }
                 _ => core.push(text),
             }
         }
-        if !core.is_empty() {
-            let _ = writeln!(out, "    Note over K: {}", core.join("<br/>"));
-        }
+        flush(&mut out, &mut core);
     }
     let last = if sc.tasks.slots() > 0 {
         format!("T{}", sc.tasks.slots())
     } else {
         "K".to_string()
     };
-    let _ = writeln!(out, "    Note over A,{last}: {} violated", esc(property));
+    let why = walk
+        .states
+        .last()
+        .and_then(|st| klp_model::why::why_violated(sc, st, property, walk.actions.last()))
+        .map(|w| format!(": {}", esc(&w)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "    Note over A,{last}: {} violated{why}",
+        esc(property)
+    );
     out
 }
 

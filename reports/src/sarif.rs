@@ -241,7 +241,7 @@ mod tests {
                 }]),
                 loop_start: None,
                 actions: None,
-                why: None,
+                why: Some("task 1 runs f() in P's code, which uses shadow variable V".into()),
             }],
             expected_unique_states: None,
             coverage: None,
@@ -286,6 +286,7 @@ mod tests {
         let msg = res["message"]["text"].as_str().unwrap();
         assert!(msg.contains("s: shadow-no-use-after-free is violated (expected holds)"));
         assert!(msg.contains("1. insmod p.ko"));
+        assert!(msg.contains("why: task 1 runs f() in P's code, which uses shadow variable V\n"));
         assert!(msg.contains("traces: out/s/x"));
         let loc = &res["locations"][0]["physicalLocation"];
         assert_eq!(loc["artifactLocation"]["uri"], "specs/doc/s.json");

@@ -82,5 +82,10 @@ pub fn render(model: &KlpModel, walk: &Walk, cx: &TraceContext) -> String {
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "The last state violates {}.", cx.property);
+    if let Some(why) = walk.states.last().and_then(|last| {
+        klp_model::why::why_violated(&model.sc, last, cx.property, walk.actions.last())
+    }) {
+        let _ = writeln!(out, "why: {why}");
+    }
     out
 }

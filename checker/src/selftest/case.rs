@@ -325,7 +325,15 @@ fn from_oracle(value: &Value, stem: &str, lib: &Library) -> Result<Case, String>
         admin: Default::default(),
         fairness: Default::default(),
         plans: Default::default(),
-        expect: BTreeMap::new(),
+        // The safety properties the case reaches a violation of on purpose
+        // (a forced transition breaks consistent-universe): `klpcheck run`
+        // checks every state and reports these without failing.
+        expect: match value.get("expect") {
+            None => BTreeMap::new(),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                format!("at `expect`: {e} (an object of property id: \"holds\" or \"violated\")")
+            })?,
+        },
         expect_by_profile: BTreeMap::new(),
         expected_unique_states: None,
         script: Some(vec![]),

@@ -35,6 +35,25 @@ pub struct RunOutcome {
     pub error: Option<(usize, String)>,
     /// The first difference with `expected_events`, if any.
     pub divergence: Option<Divergence>,
+    /// The first state along the script that violates a safety property
+    /// the scenario expects to hold.
+    pub violation: Option<Violation>,
+    /// The first violation of each safety property the scenario expects
+    /// violated (`expect`): reported, not a failure.
+    pub expected_violations: Vec<Violation>,
+}
+
+/// A safety property (an `always` of klp_model::properties) that a state
+/// along the script violates, as `klpcheck check` would report it.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    pub property: &'static str,
+    /// The index of the script step whose model step reached the state.
+    pub step: usize,
+    /// That model step in kernel terms (klp_model::describe::command_in).
+    pub action: String,
+    /// Why the state violates the property (klp_model::why).
+    pub why: String,
 }
 
 /// Where the printed events first differ from the expected ones.
@@ -48,7 +67,7 @@ pub struct Divergence {
 
 impl RunOutcome {
     pub fn ok(&self) -> bool {
-        self.error.is_none() && self.divergence.is_none()
+        self.error.is_none() && self.divergence.is_none() && self.violation.is_none()
     }
 }
 
@@ -68,6 +87,8 @@ pub fn run_case(case: &Case, lib: &Library) -> RunOutcome {
         errors: vec![],
         hold_command: false,
         workloads: vec![],
+        violation: None,
+        expected_violations: vec![],
     };
     let mut error = None;
     for (i, s) in case.steps.iter().enumerate() {
@@ -88,6 +109,8 @@ pub fn run_case(case: &Case, lib: &Library) -> RunOutcome {
         events: r.events,
         error,
         divergence,
+        violation: r.violation,
+        expected_violations: r.expected_violations,
     }
 }
 
@@ -163,6 +186,10 @@ struct Runner<'a> {
     /// The lab's workloads (`start_workload`), in start order: workload i
     /// is the scenario's task i (its `patch_state` is that task's).
     workloads: Vec<String>,
+    /// The first safety violation along the script.
+    violation: Option<Violation>,
+    /// The first violation of each property expected violated.
+    expected_violations: Vec<Violation>,
 }
 
 type StepResult<T = ()> = Result<T, String>;
@@ -205,6 +232,41 @@ impl Runner<'_> {
         self.events.push((self.step, e.into()));
     }
 
+    /// Checks every safety property in the state `a` led to (from
+    /// `before`), as `klpcheck check` checks every state it reaches; keeps
+    /// the first violation of each, with the step that caused it.
+    fn watch(&mut self, before: &State, a: Option<&Action>) {
+        use klp_model::properties::{Kind, PROPERTIES};
+        use klp_model::spec::Verdict;
+        let sc = &self.model.sc;
+        for p in PROPERTIES.iter().filter(|p| p.kind == Kind::Always) {
+            let expected = sc.expected(p.id) == Verdict::Violated;
+            let seen = if expected {
+                self.expected_violations.iter().any(|v| v.property == p.id)
+            } else {
+                self.violation.is_some()
+            };
+            if seen || (p.check)(sc, &self.state) {
+                continue;
+            }
+            let v = Violation {
+                property: p.id,
+                step: self.step,
+                action: match a {
+                    Some(a) => klp_model::describe::command_in(sc, before, a),
+                    None => "a module's init code".to_string(),
+                },
+                why: klp_model::why::why_violated(sc, &self.state, p.id, a)
+                    .unwrap_or_else(|| p.meaning.to_string()),
+            };
+            if expected {
+                self.expected_violations.push(v);
+            } else {
+                self.violation = Some(v);
+            }
+        }
+    }
+
     /// Applies one model action, keeping its logged events; returns the
     /// implementations chosen by task calls in it.
     fn apply(&mut self, a: &Action) -> Vec<Impl> {
@@ -214,7 +276,9 @@ impl Runner<'_> {
             calls: vec![],
             errors: vec![],
         };
-        self.state = step(&self.model.sc, &self.state, a, &mut sink);
+        let next = step(&self.model.sc, &self.state, a, &mut sink);
+        let before = std::mem::replace(&mut self.state, next);
+        self.watch(&before, Some(a));
         let Logged {
             out,
             mut calls,
@@ -237,12 +301,10 @@ impl Runner<'_> {
                     calls: vec![],
                     errors: vec![],
                 };
-                self.state = step(
-                    &self.model.sc,
-                    &self.state,
-                    &Action::Continue { busy },
-                    &mut sink,
-                );
+                let cont = Action::Continue { busy };
+                let next = step(&self.model.sc, &self.state, &cont, &mut sink);
+                let before = std::mem::replace(&mut self.state, next);
+                self.watch(&before, Some(&cont));
                 for e in sink.out {
                     self.log(e);
                 }
@@ -930,7 +992,9 @@ impl Runner<'_> {
         let program = def.init_program.clone();
         let sc = self.model.sc.clone();
         let mut interp = super::shadow_program::ShadowProgram::new(&sc);
+        let before = self.state.clone();
         let result = interp.run(&mut self.state, &program, "");
+        self.watch(&before, None);
         for line in std::mem::take(&mut interp.log) {
             self.log(line);
         }
