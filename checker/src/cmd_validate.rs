@@ -44,7 +44,10 @@ pub struct ValidateArgs {
 
 /// Reads OBSERVED: (line, event) pairs, and the `ignored_events` of a JSON
 /// case.
-fn read_observed(path: &Path) -> Result<(Vec<(usize, String)>, Vec<String>), String> {
+/// The observed events with their line numbers, and the events left out.
+type Observed = (Vec<(usize, String)>, Vec<String>);
+
+fn read_observed(path: &Path) -> Result<Observed, String> {
     let shown = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
     if text.trim_start().starts_with('{') {

@@ -311,11 +311,18 @@ pub fn validate(
                 // are left out: one dump at a time).
                 let shown = crate::selftest::runner::show_state_lines(sc, s);
                 let end = node.pos + shown.len();
-                let same = end <= trace.len()
-                    && shown
+                // A dump is a set of facts: the guest lists modules in its
+                // own order, so the lines are compared as a set.
+                let same = end <= trace.len() && {
+                    let mut want: Vec<&str> = shown.iter().map(String::as_str).collect();
+                    let mut got: Vec<&str> = trace[node.pos..end]
                         .iter()
-                        .zip(&trace[node.pos..end])
-                        .all(|(a, o)| *a == o.event);
+                        .map(|o| o.event.as_str())
+                        .collect();
+                    want.sort_unstable();
+                    got.sort_unstable();
+                    want == got
+                };
                 if same {
                     let key = (s.representative(), end, None);
                     if seen.insert(key) {
@@ -338,6 +345,17 @@ pub fn validate(
             let (n, ev) = visible(model, ignore, s, &a);
             if let Some(p) = matches_at(trace, node.pos, &ev) {
                 succ.push((n, p, None, a));
+            } else {
+                // The command's events explain part of what follows: the
+                // first event it cannot produce is the one to report.
+                let k = ev
+                    .iter()
+                    .zip(&trace[node.pos..])
+                    .take_while(|(e, o)| **e == o.event)
+                    .count();
+                if k > 0 {
+                    note(&mut best, &mut best_nodes, node.pos + k, i);
+                }
             }
         }
         // Kernel work and task steps, silent but for their events.
@@ -384,14 +402,25 @@ pub fn validate(
     for &i in &best_nodes {
         let nd = &nodes[i];
         let s = &nd.state;
+        // A node may explain the trace up to `best` partway through a
+        // step's events: what the step prints next is at that offset.
+        let off = best - nd.pos;
+        let next = |ev: &[String]| -> Option<String> {
+            let prefix_ok = ev
+                .iter()
+                .zip(&trace[nd.pos..best])
+                .take(off)
+                .all(|(e, o)| *e == o.event);
+            (prefix_ok && ev.len() > off).then(|| ev[off].clone())
+        };
         if let Some(a) = &nd.pending {
             if s.klp_op.is_none() {
                 let (_, ev) = visible(model, ignore, s, a);
-                if let Some(e) = ev.first() {
-                    could.insert(e.clone());
+                if let Some(e) = next(&ev) {
+                    could.insert(e);
                 }
             }
-        } else if s.klp_op.is_none() {
+        } else if s.klp_op.is_none() && off == 0 {
             could.insert("a command marker (cmd_...)".to_string());
             could.insert(format!(
                 "a state dump: {}",
@@ -402,8 +431,8 @@ pub fn validate(
         model.actions(s, &mut acts);
         for a in acts.iter().filter(|a| !is_admin(a)) {
             let (_, ev) = visible(model, ignore, s, a);
-            if let Some(e) = ev.first() {
-                could.insert(e.clone());
+            if let Some(e) = next(&ev) {
+                could.insert(e);
             }
         }
         if could.len() > 40 {

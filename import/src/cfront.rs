@@ -519,9 +519,15 @@ impl<'a> Index<'a> {
                 continue;
             }
             if let Some(name) = declarator_name(declarator) {
+                // `struct klp_patch *p` is a pointer, not a struct.
+                let is_pointer = declarator.kind() == "pointer_declarator";
                 self.decls.push(Decl {
                     name,
-                    struct_name: struct_name.clone(),
+                    struct_name: if is_pointer {
+                        None
+                    } else {
+                        struct_name.clone()
+                    },
                     value,
                     at: d,
                 });

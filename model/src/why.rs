@@ -66,7 +66,7 @@ pub fn why_violated(sc: &Scenario, s: &State, id: &str, last: Option<&Action>) -
         "consistent-universe" => {
             let tp = s.klp_transition_patch?;
             let touched = all_funcs_of(sc, s, tp);
-            s.tasks.iter().enumerate().find_map(|(i, t)| {
+            s.tasks.iter().enumerate().filter(|(_, t)| t.listed()).find_map(|(i, t)| {
                 t.frames
                     .iter()
                     .filter(|fr| touched & (1 << fr.func) != 0)
@@ -101,10 +101,63 @@ pub fn why_violated(sc: &Scenario, s: &State, id: &str, last: Option<&Action>) -
         }),
         "no-kernel-warning" => (s.violations & crate::properties::V_KERNEL_WARNING != 0).then(|| {
             format!(
-                "{} made the kernel print a WARNING (klp_get_prev_state outside a transition or a duplicate klp_shadow_alloc)",
+                "{} made the kernel print a WARNING (klp_get_prev_state outside a transition, a duplicate klp_shadow_alloc, or klp_ftrace_handler seeing a task off the task list with KLP_TRANSITION_IDLE)",
                 step()
             )
         }),
+        "completion-keeps-code" => (s.violations
+            & crate::properties::V_COMPLETION_KEEPS_CODE
+            != 0)
+            .then(|| {
+                format!(
+                    "{} completed a transition that changes what a function runs for a task already in the target state (a call is redirected at completion)",
+                    step()
+                )
+            }),
+        "state-shadow-owned" => sc.patches.iter().find_map(|p| {
+            p.state_defs.iter().find_map(|d| {
+                let live = d.shadow_mask & s.shadow;
+                let owned = s
+                    .klp_patches
+                    .iter()
+                    .any(|&q| sc.patches[q as usize].state_version(d.id).is_some());
+                (live != 0 && !owned).then(|| {
+                    let names: Vec<&str> = crate::kernel::bits(live)
+                        .map(|v| sc.shadow_vars[v as usize].name.as_str())
+                        .collect();
+                    format!(
+                        "shadow variable(s) {} of state {} exist, but no listed patch has that state",
+                        names.join(", "),
+                        d.id
+                    )
+                })
+            })
+        }),
+        "one-active-per-set" => {
+            let active: Vec<u8> = s
+                .klp_patches
+                .iter()
+                .copied()
+                .filter(|&p| s.patch(p).enabled && s.klp_transition_patch != Some(p))
+                .collect();
+            active.iter().enumerate().find_map(|(i, &p)| {
+                active[i + 1..]
+                    .iter()
+                    .find(|&&q| sc.patches[q as usize].replace_set == sc.patches[p as usize].replace_set)
+                    .map(|&q| {
+                        format!(
+                            "{} and {} are both enabled in replace_set {}",
+                            patch(sc, p),
+                            patch(sc, q),
+                            sc.patches[p as usize].replace_set
+                        )
+                    })
+            })
+        }
+        "shadow-single-set" => Some(
+            "loaded patches of two replace_sets use the same shadow variable id".to_string(),
+        )
+        .filter(|_| !(crate::properties::property("shadow-single-set").unwrap().check)(sc, s)),
         "stack-check-in-bounds" => (s.violations & crate::properties::V_STACK_CHECK_IN_BOUNDS != 0)
             .then(|| {
                 format!(

@@ -1762,6 +1762,11 @@ const COVERED: &[&str] = &[
     "code-requirements-met",
     "no-kernel-warning",
     "stack-check-in-bounds",
+    // The four below: model/tests/proposal_properties.rs.
+    "completion-keeps-code",
+    "state-shadow-owned",
+    "one-active-per-set",
+    "shadow-single-set",
     "replace-completes",
     "replaced-patch-reloadable",
     "replace-over-disabled",

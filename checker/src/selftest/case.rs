@@ -48,6 +48,7 @@ pub const STEP_OPS: &[&str] = &[
     "start_workload",
     "stop_workload",
     "read_patch_state",
+    "read_forked_patch_state",
     "show_param",
     "set_dynamic_debug",
     // klpcheck's own ops, for counterexamples written by `check --out`

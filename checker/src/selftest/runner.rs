@@ -775,6 +775,20 @@ impl Runner<'_> {
                 self.log(format!("patch_state({name},{v})"));
                 Ok(())
             }
+            "read_forked_patch_state" => {
+                // /proc/self/patch_state of a process the lab's shell forks
+                // now: the shell switched on its way out of its last
+                // syscall, so while a transition is open it is in the
+                // target state, and klp_copy_process gives the child that
+                // state (and the child, pending or not, switches on its
+                // first return to user space): the target, else -1.
+                let v = match self.state.klp_transition_patch {
+                    Some(_) => self.state.klp_target_state.proc_value(),
+                    None => -1,
+                };
+                self.log(format!("patch_state(forked,{v})"));
+                Ok(())
+            }
             "show_param" => {
                 // A module parameter as the guest reads it: the value the
                 // insmod or a set_param gave it. A counter the module's
