@@ -165,9 +165,10 @@ pub struct CheckArgs {
     #[arg(long, overrides_with = "symmetry")]
     pub no_symmetry: bool,
     /// Memory for the whole check (e.g. 512MiB, 2GiB): the native engine's
-    /// fingerprint table and parent links, and the states the liveness and
-    /// coverage passes keep (about 1 KiB each); by default the table starts
-    /// small and grows.
+    /// fingerprint table and parent links, and, when liveness is checked,
+    /// the state graph it records (no states are kept: about 16 bytes per
+    /// state besides the table's 12); by default the table starts small
+    /// and grows.
     #[arg(long, value_parser = parse_memory)]
     pub memory: Option<usize>,
     /// Skip the liveness search (transition-completes, patch-freed are then
