@@ -802,6 +802,26 @@ impl Compiler {
         }
     }
 
+    /// The four callbacks of `struct klp_callbacks` (only pre_patch returns
+    /// a value).
+    fn callbacks(
+        &self,
+        cpath: &str,
+        cb: &spec::CallbacksSpec,
+    ) -> Result<[Option<Effects>; 4], SpecError> {
+        let one = |name: &str, e: &Option<spec::Effects>, may_return: bool| {
+            e.as_ref()
+                .map(|e| self.effects(&format!("{cpath}.{name}"), e, true, may_return))
+                .transpose()
+        };
+        Ok([
+            one("pre_patch", &cb.pre_patch, true)?,
+            one("post_patch", &cb.post_patch, false)?,
+            one("pre_unpatch", &cb.pre_unpatch, false)?,
+            one("post_unpatch", &cb.post_unpatch, false)?,
+        ])
+    }
+
     fn effects(
         &self,
         path: &str,
@@ -939,24 +959,7 @@ impl Compiler {
             }
             let cb = &o.callbacks;
             let cpath = format!("{opath}.callbacks");
-            let callbacks = [
-                cb.pre_patch
-                    .as_ref()
-                    .map(|e| self.effects(&format!("{cpath}.pre_patch"), e, true, true))
-                    .transpose()?,
-                cb.post_patch
-                    .as_ref()
-                    .map(|e| self.effects(&format!("{cpath}.post_patch"), e, true, false))
-                    .transpose()?,
-                cb.pre_unpatch
-                    .as_ref()
-                    .map(|e| self.effects(&format!("{cpath}.pre_unpatch"), e, true, false))
-                    .transpose()?,
-                cb.post_unpatch
-                    .as_ref()
-                    .map(|e| self.effects(&format!("{cpath}.post_unpatch"), e, true, false))
-                    .transpose()?,
-            ];
+            let callbacks = self.callbacks(&cpath, cb)?;
             let patch_fails = match &o.patch_fails {
                 None => 0,
                 Some(e) => match self.errno(&format!("{opath}.patch_fails"), e)? {
@@ -996,24 +999,7 @@ impl Compiler {
         for (i, st) in p.states.iter().enumerate() {
             let cpath = format!("{base}.states[{i}].callbacks");
             let cb = &st.callbacks;
-            let callbacks = [
-                cb.pre_patch
-                    .as_ref()
-                    .map(|e| self.effects(&format!("{cpath}.pre_patch"), e, true, true))
-                    .transpose()?,
-                cb.post_patch
-                    .as_ref()
-                    .map(|e| self.effects(&format!("{cpath}.post_patch"), e, true, false))
-                    .transpose()?,
-                cb.pre_unpatch
-                    .as_ref()
-                    .map(|e| self.effects(&format!("{cpath}.pre_unpatch"), e, true, false))
-                    .transpose()?,
-                cb.post_unpatch
-                    .as_ref()
-                    .map(|e| self.effects(&format!("{cpath}.post_unpatch"), e, true, false))
-                    .transpose()?,
-            ];
+            let callbacks = self.callbacks(&cpath, cb)?;
             let id_text = st.id.to_string();
             let shadow_mask = if st.is_shadow {
                 self.shadow_vars
