@@ -51,6 +51,14 @@ where
         at = parent;
     }
     chain.reverse();
+    // Which parent a state got is a race between the threads that reached
+    // it in the same level, so the chain is one shortest path among
+    // several. The canonical one, the same at every thread count, is the
+    // first that a one-thread BFS in the model's action order finds; find
+    // it when that BFS stays small, else keep the recorded chain.
+    if let Some(canonical) = canonical_chain(model, &key, &chain) {
+        chain = canonical;
+    }
 
     let (init_index, mut state) = model
         .init_states()
@@ -82,6 +90,83 @@ where
         state = next;
     }
     (init_index, actions)
+}
+
+/// States a canonical re-search may visit before the recorded chain is
+/// used instead (a bound on the cost of making long counterexamples
+/// deterministic; it holds every counterexample of specs/).
+const CANONICAL_LIMIT: usize = 200_000;
+
+/// The fingerprints of the first shortest path to `chain`'s last state that
+/// a one-thread BFS in action order finds, or None past CANONICAL_LIMIT.
+fn canonical_chain<M>(model: &M, key: &dyn Fn(&M::State) -> u64, chain: &[u64]) -> Option<Vec<u64>>
+where
+    M: Model,
+{
+    use std::collections::HashMap;
+    let target = *chain.last()?;
+    let depth = chain.len() - 1;
+    // key -> parent key (u64::MAX for an initial state)
+    let mut parent: HashMap<u64, u64> = HashMap::new();
+    let mut frontier: Vec<(u64, M::State)> = Vec::new();
+    for s in model.init_states() {
+        if !model.within_boundary(&s) {
+            continue;
+        }
+        let k = key(&s);
+        if parent.insert(k, u64::MAX).is_none() {
+            frontier.push((k, s));
+        }
+    }
+    let mut found = parent.contains_key(&target);
+    let mut actions = Vec::new();
+    for _ in 0..depth {
+        if found {
+            break;
+        }
+        let mut next_frontier = Vec::new();
+        for (k, s) in &frontier {
+            model.actions(s, &mut actions);
+            for a in actions.drain(..) {
+                let Some(n) = model.next_state(s, a) else {
+                    continue;
+                };
+                if !model.within_boundary(&n) {
+                    continue;
+                }
+                let nk = key(&n);
+                if parent.contains_key(&nk) {
+                    continue;
+                }
+                parent.insert(nk, *k);
+                if parent.len() > CANONICAL_LIMIT {
+                    return None;
+                }
+                if nk == target {
+                    found = true;
+                }
+                next_frontier.push((nk, n));
+            }
+            if found {
+                break;
+            }
+        }
+        frontier = next_frontier;
+    }
+    if !found {
+        return None;
+    }
+    let mut out = vec![target];
+    let mut at = target;
+    while let Some(&p) = parent.get(&at) {
+        if p == u64::MAX {
+            break;
+        }
+        out.push(p);
+        at = p;
+    }
+    out.reverse();
+    (out.len() == chain.len()).then_some(out)
 }
 
 fn could_not_replay(step: usize) -> ! {
