@@ -767,11 +767,7 @@ impl Runner<'_> {
                     .position(|w| *w == name)
                     .ok_or_else(|| format!("no workload `{name}` was started"))?;
                 let t = t + self.case.workers.len() + self.case.hammers.len();
-                let v = match self.state.tasks[t].patch_state {
-                    KlpState::Idle => -1,
-                    KlpState::Unpatched => 0,
-                    KlpState::Patched => 1,
-                };
+                let v = self.state.tasks[t].patch_state.proc_value();
                 self.log(format!("patch_state({name},{v})"));
                 Ok(())
             }
