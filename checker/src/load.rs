@@ -112,7 +112,9 @@ pub fn is_output_dir(dir: &Path) -> bool {
 /// is, a directory searched for `*.json` (sorted; .gitignore'd paths,
 /// hidden ones, folders `check --out` wrote, and the non-scenario folders
 /// `modules`, `scripts`, `oracle` are skipped; directory symlinks are not
-/// followed). A file reached twice is loaded once.
+/// followed, so a cycle of them ends; a symlink named `*.json` is read as
+/// the file it leads to, and one that is broken or loops is an error
+/// naming it). A file reached twice is loaded once.
 pub fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut files = Vec::new();
     let mut seen = BTreeSet::new();
@@ -169,10 +171,17 @@ fn collect_dir(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
             source: std::io::Error::other(e.to_string()),
         })?;
         let p = entry.path();
-        if entry.file_type().is_some_and(|t| t.is_file())
-            && p.extension().is_some_and(|e| e == "json")
-            && p.file_name().is_some_and(|n| n != "schema.json")
+        if !(p.extension().is_some_and(|e| e == "json")
+            && p.file_name().is_some_and(|n| n != "schema.json"))
         {
+            continue;
+        }
+        let Some(t) = entry.file_type() else { continue };
+        // A symlink named *.json is read when it leads to a file (the
+        // caller loads a file reached twice once); one that leads nowhere
+        // or loops is kept, so that loading it reports the error with its
+        // path; one that leads to a directory is not followed.
+        if t.is_file() || (t.is_symlink() && std::fs::metadata(p).map_or(true, |m| m.is_file())) {
             out.push(p.to_path_buf());
         }
     }

@@ -64,6 +64,27 @@ pub fn replay(spec: &Path, trace: &Path) -> i32 {
             tf.property
         ));
     };
+    // A counterexample of an `eventually` property is a lasso (a prefix and
+    // a loop that repeats forever); trace.json holds a finite path, whose
+    // last state says nothing about "never". `check -v` prints lassos.
+    if prop.kind == Kind::Eventually {
+        return usage_error(format!(
+            "{}: `{}` is an eventually property: its counterexample is a lasso (a loop that \
+             repeats forever), which a trace.json cannot hold and replay cannot check; \
+             `klpcheck check -v` prints it",
+            trace.display(),
+            prop.id
+        ));
+    }
+    if tf.kind != prop.kind.name() {
+        return usage_error(format!(
+            "{}: the trace gives `{}` the kind `{}`; its kind is `{}`",
+            trace.display(),
+            prop.id,
+            tf.kind,
+            prop.kind.name()
+        ));
+    }
     match (
         Profile::from_name(&tf.profile),
         Variant::from_name(&tf.variant),
