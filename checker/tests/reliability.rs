@@ -57,7 +57,10 @@ fn check_dir_ends_on_directory_symlink_cycles_and_loads_each_file_once() {
     // The file-symlink loop cannot be read: a located error, exit 2, and
     // nothing is checked; no walk loops.
     assert_eq!(code, 2, "{stdout}\n{stderr}");
-    assert!(stderr.contains("l1.json") || stderr.contains("l2.json"), "{stderr}");
+    assert!(
+        stderr.contains("l1.json") || stderr.contains("l2.json"),
+        "{stderr}"
+    );
     // Without the unreadable loop: the scenario once (the second name of
     // the file is the same file), the directory cycles not followed.
     std::fs::remove_file(specs.join("l1.json")).unwrap();
@@ -80,12 +83,8 @@ fn a_name_past_the_bound_is_a_located_load_error() {
     let s = d.path().join("long-name.json");
     std::fs::write(&s, serde_json::to_string(&v).unwrap()).unwrap();
     let out = d.path().join("out");
-    let (code, stdout, stderr) = klpcheck(&[
-        "check",
-        s.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) =
+        klpcheck(&["check", s.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(code, 2, "{stdout}\n{stderr}");
     assert!(stderr.contains("long-name.json:1:"), "{stderr}");
     assert!(stderr.contains("300 bytes long; at most 128"), "{stderr}");
@@ -96,7 +95,11 @@ fn a_name_past_the_bound_is_a_located_load_error() {
     // A patch name of 300 characters: the same, located at the key.
     let mut v: serde_json::Value = serde_json::from_str(&claim()).unwrap();
     let patches = v["patches"].as_object_mut().unwrap();
-    let (k, p) = patches.iter().next().map(|(k, p)| (k.clone(), p.clone())).unwrap();
+    let (k, p) = patches
+        .iter()
+        .next()
+        .map(|(k, p)| (k.clone(), p.clone()))
+        .unwrap();
     patches.remove(&k);
     patches.insert("P".repeat(300), p);
     std::fs::write(&s, serde_json::to_string_pretty(&v).unwrap()).unwrap();
@@ -138,5 +141,8 @@ fn replay_refuses_eventually_traces_and_mismatched_kinds() {
     std::fs::write(&mk, serde_json::to_string(&t).unwrap()).unwrap();
     let (code, _, stderr) = klpcheck(&["replay", spec_s, mk.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("the kind `sometimes`; its kind is `always`"), "{stderr}");
+    assert!(
+        stderr.contains("the kind `sometimes`; its kind is `always`"),
+        "{stderr}"
+    );
 }
