@@ -6,22 +6,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
+mod common;
 
-fn klpcheck(args: &[&str]) -> (i32, String, String) {
-    let o = Command::cargo_bin("klpcheck")
-        .unwrap()
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use common::klpcheck;
 
 const GOOD: &str = r#"{
   "spec_version": 1,

@@ -4,31 +4,9 @@
 //! refuses a trace of an `eventually` property and a trace whose kind does
 //! not match its property.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod common;
 
-use assert_cmd::Command;
-
-fn klpcheck(args: &[&str]) -> (i32, String, String) {
-    let o = Command::cargo_bin("klpcheck")
-        .unwrap()
-        .args(args)
-        .env_remove("GITHUB_ACTIONS")
-        // A walk that loops would never end: the timeout turns it into a
-        // failure (code -1) instead of a hung suite.
-        .timeout(Duration::from_secs(120))
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{klpcheck, repo};
 
 fn claim() -> String {
     std::fs::read_to_string(repo().join("specs/doc/claim-08-shadow-freed-in-module-exit.json"))

@@ -1,5 +1,9 @@
-//! Helpers shared by the integration tests that run scripts through the
-//! library (selftests.rs, lab.rs).
+//! Helpers shared by the integration tests: scripts run through the
+//! library (selftests.rs, lab.rs) and the binary run with a timeout
+//! (errors.rs, reliability.rs).
+
+// Each test binary uses some of these.
+#![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -71,4 +75,22 @@ pub fn lab_vocabulary() -> BTreeSet<String> {
 #[allow(dead_code)] // used by selftests.rs only
 pub fn step_vocabulary() -> BTreeSet<String> {
     first_column_names(&vocabulary_section("## Steps", "## "))
+}
+
+/// Runs the `klpcheck` binary with `args` (no GitHub Actions environment,
+/// a 120 s timeout, so that a hang fails instead of stalling the suite):
+/// exit code (-1 when killed), stdout, stderr.
+pub fn klpcheck(args: &[&str]) -> (i32, String, String) {
+    let o = assert_cmd::Command::cargo_bin("klpcheck")
+        .unwrap()
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
