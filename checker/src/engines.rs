@@ -281,8 +281,16 @@ where
     let live = live.unwrap_or_default();
     let start = Instant::now();
     let run = std::thread::scope(|s| {
-        let search = s.spawn(|| native_loop(model, bounds, hooks, live.clone()));
-        while !search.is_finished() {
+        // The search says when it ends, so a small search costs no polling
+        // period (the progress callback still runs every 100 ms).
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let search_live = live.clone();
+        let search = s.spawn(move || {
+            let run = native_loop(model, bounds, hooks, search_live);
+            let _ = done_tx.send(());
+            run
+        });
+        loop {
             use std::sync::atomic::Ordering::Relaxed;
             progress(&Snapshot {
                 phase,
@@ -292,7 +300,11 @@ where
                 seconds: start.elapsed().as_secs_f64(),
                 queue: Some(live.frontier.load(Relaxed)),
             });
-            std::thread::sleep(Duration::from_millis(100));
+            match done_rx.recv_timeout(Duration::from_millis(100)) {
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                // Done, or the search thread panicked (join re-raises it).
+                _ => break,
+            }
         }
         search
             .join()
@@ -338,6 +350,7 @@ where
             timeout: budget.map(|t| t.saturating_sub(start.elapsed())),
             memory_bytes: Some(memory),
             live: Some(live.clone()),
+            ..Default::default()
         };
         let hooked = crate::engine::check_with(model, &opts, Some(&canon), hooks);
         let o = hooked.outcome;
@@ -464,6 +477,7 @@ fn watch<C: Checker<KlpModel>>(
     start: Instant,
     progress: &mut dyn FnMut(&Snapshot),
 ) -> C {
+    let mut poll = Duration::from_millis(1);
     while !checker.is_done() {
         if crate::interrupt::requested() {
             // stateright's checkers cannot be stopped: report what they
@@ -478,7 +492,10 @@ fn watch<C: Checker<KlpModel>>(
             seconds: start.elapsed().as_secs_f64(),
             queue: None,
         });
-        std::thread::sleep(Duration::from_millis(200));
+        // Back off from 1 ms to 200 ms: small searches end without waiting
+        // out a whole polling period.
+        std::thread::sleep(poll);
+        poll = (poll * 2).min(Duration::from_millis(200));
     }
     checker.join()
 }

@@ -507,3 +507,61 @@ fn native_engine_is_deterministic_across_thread_counts() {
         }
     }
 }
+
+/// Past the canonical re-search (here switched off with `canonical_limit:
+/// 0`), a counterexample is the chain of recorded parent links: each state
+/// keeps its smallest-fingerprint predecessor of the level before, so the
+/// chain is the same at every thread count and on every run, and as short
+/// as the canonical one.
+#[test]
+fn recorded_parent_links_are_deterministic_across_thread_counts() {
+    use klp_checker::engine::{check, NativeOptions};
+    let canon = |s: &klp_model::State| stateright::Representative::representative(s);
+    for file in [
+        "specs/bugs/two-transitions.json",
+        "specs/doc/claim-08-shadow-freed-in-module-exit.json",
+        "specs/bugs/keep-nops.json",
+        "specs/concurrency/shadow-uaf-cumulative-2cpus.json",
+        "specs/doc/claim-05b-forced-module-pinned.json",
+        "specs/proposals/replaceable-force-pins-kept-patch.json",
+        "specs/bugs/reenable-replaced.json",
+    ] {
+        let l = klp_checker::load::load(&repo().join(file)).unwrap();
+        let model = KlpModel::new(l.scenario);
+        let run = |threads: usize, limit: usize| {
+            let opts = NativeOptions {
+                threads,
+                canonical_limit: limit,
+                ..NativeOptions::default()
+            };
+            let o = check(&model, &opts, Some(&canon));
+            assert!(o.complete, "{file}");
+            let paths: Vec<(usize, usize, String)> = o
+                .discoveries
+                .iter()
+                .flatten()
+                .map(|d| (d.property_index, d.init_index, format!("{:?}", d.actions)))
+                .collect();
+            (o.unique_states, paths)
+        };
+        let canonical = run(1, usize::MAX);
+        let first = run(1, 0);
+        assert!(!first.1.is_empty(), "{file}: no discovery to compare");
+        assert_eq!(first.0, canonical.0, "{file}");
+        for (a, b) in first.1.iter().zip(&canonical.1) {
+            assert_eq!(
+                a.2.matches(", ").count(),
+                b.2.matches(", ").count(),
+                "{file}: recorded path of property {} is not a shortest one",
+                a.0
+            );
+        }
+        for threads in [2, 4, 2, 4] {
+            assert_eq!(
+                run(threads, 0),
+                first,
+                "{file}: {threads} threads differ from 1"
+            );
+        }
+    }
+}

@@ -293,7 +293,13 @@ impl StateGraph {
         M::State: Hash,
         M::Action: Clone,
     {
-        let (init, actions) = super::trace::replay(model, canonicalize, &self.table, slot);
+        let (init, actions) = super::trace::replay(
+            model,
+            canonicalize,
+            &self.table,
+            slot,
+            super::trace::CANONICAL_LIMIT,
+        );
         let mut state = model.init_states().swap_remove(init);
         for a in &actions {
             state = model

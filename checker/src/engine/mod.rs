@@ -128,6 +128,13 @@ pub struct NativeOptions {
     /// Counters the search updates after every BFS level, for a progress
     /// display that reads them from another thread.
     pub live: Option<Arc<LiveCounters>>,
+    /// States a one-thread re-search may visit to give a discovery the
+    /// path that a BFS in the model's action order finds first (the most
+    /// readable of the shortest ones). Past it, the recorded parent links
+    /// are used as they are: they are deterministic too (each state keeps
+    /// the smallest-fingerprint predecessor of the previous level), only
+    /// not in action order. Default [`trace::CANONICAL_LIMIT`].
+    pub canonical_limit: usize,
 }
 
 /// What a running search has done so far (updated after every level).
@@ -150,6 +157,7 @@ impl Default for NativeOptions {
             timeout: None,
             memory_bytes: None,
             live: None,
+            canonical_limit: trace::CANONICAL_LIMIT,
         }
     }
 }
@@ -383,7 +391,8 @@ where
         .enumerate()
         .map(|(property_index, found)| {
             found.map(|f| {
-                let (init_index, actions) = trace::replay(model, canonicalize, &table, f.slot);
+                let (init_index, actions) =
+                    trace::replay(model, canonicalize, &table, f.slot, opts.canonical_limit);
                 Discovery {
                     property_index,
                     actions,

@@ -147,6 +147,8 @@ struct Shared<'a, M: Model, H> {
     /// States refused by the table during this level, retried by the
     /// leader.
     refused: SegQueue<Successor<M::State>>,
+    /// Level membership of table slots, for deterministic parent links.
+    members: LevelMembers,
     barrier: LevelBarrier,
     threads: usize,
     deadline: Option<Instant>,
@@ -155,6 +157,15 @@ struct Shared<'a, M: Model, H> {
 }
 
 impl<M: Model, H> Shared<'_, M, H> {
+    /// A successor of `parent` (a state of level `depth`) was already in
+    /// `slot`: keep the parent link deterministic (see
+    /// [`FingerprintTable::adopt_smaller_parent`]).
+    #[inline]
+    fn adopt(&self, slot: u32, parent: u32, depth: usize) {
+        self.table
+            .adopt_smaller_parent(slot, parent, |q| self.members.contains(depth, q));
+    }
+
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed) != RUNNING
     }
@@ -203,8 +214,11 @@ impl<M: Model, H> Shared<'_, M, H> {
                     .push((parent, slot, label));
             }
             match answer {
-                Insert::Inserted(slot) => block.push((state, slot)),
-                Insert::Present => {}
+                Insert::Inserted(slot) => {
+                    self.members.add(depth + 1, slot);
+                    block.push((state, slot))
+                }
+                Insert::Present => self.adopt(slot, parent, depth),
                 Insert::Full => self.request_stop(FULL),
             }
         }
@@ -229,6 +243,9 @@ impl<M: Model, H> Shared<'_, M, H> {
                 live.depth.store(depth as u64 + 1, Ordering::Relaxed);
                 live.frontier.store(next, Ordering::Relaxed);
             }
+            // Level depth + 1 is next: its successors (depth + 2) are
+            // marked where level `depth` was.
+            self.members.clear(depth + 2);
             self.repeat.store(false, Ordering::Release);
             self.go_on.store(next > 0, Ordering::Release);
         }
@@ -273,6 +290,7 @@ where
         repeat: AtomicBool::new(false),
         limit_hit: AtomicBool::new(false),
         refused: SegQueue::new(),
+        members: LevelMembers::new(table.capacity()),
         barrier: LevelBarrier::new(),
         threads,
         deadline,
@@ -372,7 +390,10 @@ where
             None => state,
         };
         match inserter.insert(hasher.fingerprint(&state), NO_PARENT) {
-            Insert::Inserted(slot) => block.push((state, slot)),
+            Insert::Inserted(slot) => {
+                shared.members.add(0, slot);
+                block.push((state, slot))
+            }
             Insert::Present => {}
             Insert::Full => {
                 shared.request_stop(FULL);
@@ -389,6 +410,44 @@ where
         shared.levels[0][0].push(block);
     }
     count
+}
+
+/// Which table slots hold states of the level being expanded (`d`) and of
+/// the next one (`d + 1`): one bit per slot for each, the two bitmaps
+/// taking turns. Level `d`'s bits are complete (set while level `d - 1`
+/// was expanded and by the leader's retries) and only read while level `d`
+/// is expanded, so a parent link can be tested for "same level as this
+/// parent" without a race; the bitmap of level `d + 2` is cleared between
+/// levels (a quarter byte per slot in all).
+struct LevelMembers {
+    bits: [Box<[AtomicU64]>; 2],
+}
+
+impl LevelMembers {
+    fn new(capacity: usize) -> Self {
+        let words = capacity.div_ceil(64);
+        LevelMembers {
+            bits: [(); 2].map(|_| (0..words).map(|_| AtomicU64::new(0)).collect()),
+        }
+    }
+
+    #[inline]
+    fn add(&self, level: usize, slot: u32) {
+        let (w, b) = (slot as usize / 64, slot % 64);
+        self.bits[level % 2][w].fetch_or(1 << b, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn contains(&self, level: usize, slot: u32) -> bool {
+        let (w, b) = (slot as usize / 64, slot % 64);
+        self.bits[level % 2][w].load(Ordering::Relaxed) & (1 << b) != 0
+    }
+
+    fn clear(&self, level: usize) {
+        for w in self.bits[level % 2].iter() {
+            w.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What one worker hands back when the search ends.
@@ -605,12 +664,13 @@ where
             }
             match answer {
                 Insert::Inserted(next_slot) => {
+                    self.shared.members.add(depth + 1, next_slot);
                     self.out.push((next, next_slot));
                     if self.out.len() >= self.block_size {
                         self.push_out(depth);
                     }
                 }
-                Insert::Present => {}
+                Insert::Present => self.shared.adopt(at, parent, depth),
                 Insert::Full => {
                     // Possibly spurious: keep it for the leader's exact retry.
                     self.shared.limit_hit.store(true, Ordering::Relaxed);

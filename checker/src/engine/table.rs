@@ -44,6 +44,11 @@ pub const BYTES_PER_SLOT: usize = 12;
 /// Parent link of an initial state.
 pub const NO_PARENT: u32 = u32::MAX;
 
+/// Parent link of a slot whose key is written and whose parent is not yet
+/// (the winner of the key's CAS stores it right after); the fill value of
+/// the parent array. Slot indices stay below it ([`MAX_CAPACITY`]).
+const PENDING: u32 = u32::MAX - 1;
+
 /// The smallest table we build, whatever the budget.
 pub const MIN_CAPACITY: usize = 16;
 
@@ -149,7 +154,7 @@ impl FingerprintTable {
             .unwrap_or(MAX_CAPACITY)
             .min(MAX_CAPACITY);
         let keys = alloc_touched(capacity, touch_threads, || AtomicU64::new(0))?;
-        let parents = alloc_touched(capacity, touch_threads, || AtomicU32::new(NO_PARENT))?;
+        let parents = alloc_touched(capacity, touch_threads, || AtomicU32::new(PENDING))?;
         let load_limit = load_limit(capacity);
         Ok(Self {
             keys,
@@ -238,11 +243,56 @@ impl FingerprintTable {
         self.keys[slot as usize].load(Ordering::Acquire)
     }
 
-    /// The parent slot of the entry in `slot`, `None` for an initial state.
+    /// The parent slot of the entry in `slot`, `None` for an initial state
+    /// (or an empty slot).
     pub fn parent_of(&self, slot: u32) -> Option<u32> {
         match self.parents[slot as usize].load(Ordering::Acquire) {
-            NO_PARENT => None,
+            NO_PARENT | PENDING => None,
             p => Some(p),
+        }
+    }
+
+    /// Makes `parent` the parent link of the entry in `slot` if the current
+    /// link is a state of the same BFS level as `parent` (which
+    /// `in_parent_level` tells) with a larger fingerprint.
+    ///
+    /// Why: which of several same-level predecessors inserts a state first
+    /// is a race between threads; keeping the one with the smallest
+    /// fingerprint instead makes every parent link, and so every recorded
+    /// path, the same at every thread count and on every run (once the
+    /// level is fully expanded). A link to an earlier level is kept: it is
+    /// the shortest. A link not yet written by the inserting thread is
+    /// waited for (it is stored right after the key's CAS).
+    pub fn adopt_smaller_parent(
+        &self,
+        slot: u32,
+        parent: u32,
+        in_parent_level: impl Fn(u32) -> bool,
+    ) {
+        let link = &self.parents[slot as usize];
+        let mut current = link.load(Ordering::Acquire);
+        let mut parent_fp = None;
+        loop {
+            match current {
+                PENDING => {
+                    std::hint::spin_loop();
+                    current = link.load(Ordering::Acquire);
+                    continue;
+                }
+                NO_PARENT => return,
+                q if q == parent || !in_parent_level(q) => return,
+                q => {
+                    let mine = *parent_fp.get_or_insert_with(|| self.fingerprint_at(parent));
+                    if self.fingerprint_at(q) <= mine {
+                        return;
+                    }
+                    match link.compare_exchange_weak(q, parent, Ordering::AcqRel, Ordering::Acquire)
+                    {
+                        Ok(_) => return,
+                        Err(now) => current = now,
+                    }
+                }
+            }
         }
     }
 
@@ -254,9 +304,14 @@ impl FingerprintTable {
         {
             let i = stored_key(fp) as usize & self.mask;
             let p = self.keys[i].as_ptr() as *const i8;
-            // SAFETY: prefetch has no memory effect; `p` points into `keys`.
-            // SSE is part of the x86_64 baseline.
-            unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p) };
+            // A duplicate also reads its parent link (adopt_smaller_parent).
+            let q = self.parents[i].as_ptr() as *const i8;
+            // SAFETY: prefetch has no memory effect; `p` and `q` point into
+            // `keys` and `parents`. SSE is part of the x86_64 baseline.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p);
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(q);
+            }
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = fp;

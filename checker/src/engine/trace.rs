@@ -31,6 +31,7 @@ pub(crate) fn replay<M>(
     canonicalize: Option<Canonicalize<'_, M::State>>,
     table: &FingerprintTable,
     slot: u32,
+    canonical_limit: usize,
 ) -> (usize, Vec<M::Action>)
 where
     M: Model,
@@ -51,12 +52,13 @@ where
         at = parent;
     }
     chain.reverse();
-    // Which parent a state got is a race between the threads that reached
-    // it in the same level, so the chain is one shortest path among
-    // several. The canonical one, the same at every thread count, is the
-    // first that a one-thread BFS in the model's action order finds; find
-    // it when that BFS stays small, else keep the recorded chain.
-    if let Some(canonical) = canonical_chain(model, &key, &chain) {
+    // The recorded chain is deterministic (a state's parent is its
+    // smallest-fingerprint predecessor of the level before, see
+    // `FingerprintTable::adopt_smaller_parent`) but reads as an arbitrary
+    // shortest path. The one a one-thread BFS in the model's action order
+    // finds first reads better and is as deterministic: take it when that
+    // BFS stays within `canonical_limit` states.
+    if let Some(canonical) = canonical_chain(model, &key, &chain, canonical_limit) {
         chain = canonical;
     }
 
@@ -95,11 +97,16 @@ where
 /// States a canonical re-search may visit before the recorded chain is
 /// used instead (a bound on the cost of making long counterexamples
 /// deterministic; it holds every counterexample of specs/).
-const CANONICAL_LIMIT: usize = 200_000;
+pub const CANONICAL_LIMIT: usize = 200_000;
 
 /// The fingerprints of the first shortest path to `chain`'s last state that
-/// a one-thread BFS in action order finds, or None past CANONICAL_LIMIT.
-fn canonical_chain<M>(model: &M, key: &dyn Fn(&M::State) -> u64, chain: &[u64]) -> Option<Vec<u64>>
+/// a one-thread BFS in action order finds, or None past `limit` states.
+fn canonical_chain<M>(
+    model: &M,
+    key: &dyn Fn(&M::State) -> u64,
+    chain: &[u64],
+    limit: usize,
+) -> Option<Vec<u64>>
 where
     M: Model,
 {
@@ -139,7 +146,7 @@ where
                     continue;
                 }
                 parent.insert(nk, *k);
-                if parent.len() > CANONICAL_LIMIT {
+                if parent.len() > limit {
                     return None;
                 }
                 if nk == target {
