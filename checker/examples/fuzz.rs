@@ -50,6 +50,79 @@ fn quiet_targets() -> Box<dyn std::io::Write + Send> {
 
 static LOG: Mutex<Option<Box<dyn std::io::Write + Send>>> = Mutex::new(None);
 
+/// An abort (an allocation failure, a stack overflow) cannot be caught
+/// like a panic; a SIGABRT handler writes the input being run to
+/// `fuzz/crashes/abort.json` and tells so on the driver's stderr, with
+/// only async-signal-safe calls, then lets the abort go on (exit 134).
+#[cfg(target_os = "linux")]
+mod on_abort {
+    use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering};
+
+    static INPUT: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+    static INPUT_LEN: AtomicUsize = AtomicUsize::new(0);
+    static PATH: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+    static LOG_FD: AtomicI32 = AtomicI32::new(-1);
+    const MESSAGE: &[u8] = b"fuzz: ABORT (SIGABRT: an allocation failure or a stack overflow), \
+        input saved as fuzz/crashes/abort.json\n";
+
+    /// The input the target is about to run (it must outlive the run).
+    pub fn running(input: &[u8]) {
+        INPUT_LEN.store(0, Ordering::SeqCst);
+        INPUT.store(input.as_ptr() as *mut u8, Ordering::SeqCst);
+        INPUT_LEN.store(input.len(), Ordering::SeqCst);
+    }
+
+    extern "C" fn handler(_: libc::c_int) {
+        // SAFETY: open, write, close, signal and raise are async-signal-safe;
+        // the pointers were published before the run and stay valid.
+        unsafe {
+            let path = PATH.load(Ordering::SeqCst);
+            let (ptr, len) = (
+                INPUT.load(Ordering::SeqCst),
+                INPUT_LEN.load(Ordering::SeqCst),
+            );
+            if !path.is_null() && !ptr.is_null() {
+                let fd = libc::open(path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644);
+                if fd >= 0 {
+                    libc::write(fd, ptr as *const libc::c_void, len);
+                    libc::close(fd);
+                }
+            }
+            let log = LOG_FD.load(Ordering::SeqCst);
+            if log >= 0 {
+                libc::write(log, MESSAGE.as_ptr() as *const libc::c_void, MESSAGE.len());
+            }
+            libc::signal(libc::SIGABRT, libc::SIG_DFL);
+            libc::raise(libc::SIGABRT);
+        }
+    }
+
+    pub fn install(root: &std::path::Path) {
+        let dir = root.join("fuzz/crashes");
+        let _ = std::fs::create_dir_all(&dir);
+        let Ok(c) = std::ffi::CString::new(dir.join("abort.json").as_os_str().as_encoded_bytes())
+        else {
+            return;
+        };
+        PATH.store(c.into_raw(), Ordering::SeqCst);
+        // SAFETY: dup of the original stderr, before quiet_targets redirects
+        // it; installing a handler that only makes async-signal-safe calls.
+        unsafe {
+            LOG_FD.store(libc::dup(2), Ordering::SeqCst);
+            libc::signal(
+                libc::SIGABRT,
+                handler as extern "C" fn(libc::c_int) as usize as libc::sighandler_t,
+            );
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod on_abort {
+    pub fn running(_: &[u8]) {}
+    pub fn install(_: &std::path::Path) {}
+}
+
 macro_rules! say {
     ($($t:tt)*) => {{
         let mut log = LOG.lock().unwrap_or_else(|e| e.into_inner());
@@ -244,6 +317,7 @@ fn fuzz_target(
             c.0 = t;
             c.1.clone_from(&input);
         }
+        on_abort::running(&input);
         started_at.store(epoch.elapsed().as_millis() as u64 + 1, Ordering::Release);
         let spec = specs.get(origin.min(specs.len().saturating_sub(1)));
         let result = catch_unwind(AssertUnwindSafe(|| match t {
@@ -285,8 +359,9 @@ fn fuzz_target(
 
 fn main() {
     let args = parse_args();
-    *LOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(quiet_targets());
     let root = repo_root();
+    on_abort::install(&root);
+    *LOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(quiet_targets());
     let tmp = std::env::temp_dir().join(format!("klpcheck-fuzz-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temporary directory");
     let epoch = Instant::now();

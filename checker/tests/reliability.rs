@@ -124,3 +124,25 @@ fn replay_refuses_eventually_traces_and_mismatched_kinds() {
         "{stderr}"
     );
 }
+
+/// A `--memory` the system cannot give (here an 8 GiB budget under a 3 GB
+/// address-space limit) is an incomplete check, exit 3, saying which
+/// allocation failed, never an abort (it was exit 134 at the liveness
+/// pass's graph arrays).
+#[test]
+fn a_memory_budget_the_system_refuses_is_incomplete_not_an_abort() {
+    let bin = assert_cmd::cargo::cargo_bin("klpcheck");
+    let spec = repo().join("specs/bench/bench-replace-3tasks.json");
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 3000000 && exec \"$0\" check \"$1\" --memory 8GiB --no-coverage")
+        .arg(&bin)
+        .arg(&spec)
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(out.contains("cannot allocate"), "{out}");
+    assert!(out.contains("rerun with a smaller --memory"), "{out}");
+}

@@ -1107,7 +1107,7 @@ impl Compiler {
                 format!("{} tasks is more than the supported {MAX_TASKS}", t.count),
             ));
         }
-        if t.count + t.forks > MAX_TASKS {
+        if t.count.saturating_add(t.forks) > MAX_TASKS {
             return Err(semantic(
                 "tasks.forks",
                 format!(

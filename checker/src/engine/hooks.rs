@@ -98,11 +98,16 @@ pub(crate) struct GraphSlots {
 }
 
 impl GraphSlots {
-    pub(crate) fn new(capacity: usize) -> Self {
-        GraphSlots {
-            nodes: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-            locs: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
-        }
+    /// The arrays for a table of `capacity` slots, or an error if the
+    /// allocator refuses them (they are counted in `--memory`).
+    pub(crate) fn try_new(
+        capacity: usize,
+        threads: usize,
+    ) -> Result<Self, super::table::AllocError> {
+        Ok(GraphSlots {
+            nodes: super::table::try_zeroed_words(capacity, threads)?,
+            locs: super::table::try_zeroed_words(capacity, threads)?,
+        })
     }
 
     pub(crate) fn bytes(&self) -> usize {

@@ -318,36 +318,50 @@ where
     let canonicalize = if opts.symmetry { canonicalize } else { None };
     let capacity =
         FingerprintTable::capacity_for_memory(opts.memory_bytes.unwrap_or(DEFAULT_MEMORY_BYTES));
-    let mut table = match FingerprintTable::try_with_capacity(capacity, threads) {
-        Ok(t) => t,
-        Err(_) => {
-            let properties = model.properties();
-            let outcome = NativeOutcome {
-                stop: StopReason::NoMemory {
-                    bytes: FingerprintTable::bytes_for_capacity(capacity),
-                },
-                complete: false,
-                states: 0,
-                unique_states: 0,
-                max_depth: 0,
-                seconds: started.elapsed().as_secs_f64(),
-                discoveries: properties.iter().map(|_| None).collect(),
-                unchecked: properties
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.expectation == Expectation::Eventually)
-                    .map(|(i, _)| i)
-                    .collect(),
-                table_bytes: 0,
-                collision_probability: 0.0,
-            };
-            return HookedOutcome {
-                outcome,
-                locals: Vec::new(),
-                graph: None,
-            };
+    // Every array of the search is allocated fallibly: a budget the
+    // system cannot give ends the check with "no memory", not an abort.
+    let no_memory = |bytes: usize| {
+        let properties = model.properties();
+        let outcome = NativeOutcome {
+            stop: StopReason::NoMemory { bytes },
+            complete: false,
+            states: 0,
+            unique_states: 0,
+            max_depth: 0,
+            seconds: started.elapsed().as_secs_f64(),
+            discoveries: properties.iter().map(|_| None).collect(),
+            unchecked: properties
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.expectation == Expectation::Eventually)
+                .map(|(i, _)| i)
+                .collect(),
+            table_bytes: 0,
+            collision_probability: 0.0,
+        };
+        HookedOutcome {
+            outcome,
+            locals: Vec::new(),
+            graph: None,
         }
     };
+    let mut table = match FingerprintTable::try_with_capacity(capacity, threads) {
+        Ok(t) => t,
+        Err(_) => return no_memory(FingerprintTable::bytes_for_capacity(capacity)),
+    };
+    let slots = if H::GRAPH {
+        match hooks::GraphSlots::try_new(table.capacity(), threads) {
+            Ok(s) => Some(s),
+            Err(e) => return no_memory(e.bytes),
+        }
+    } else {
+        None
+    };
+    let members = match search::LevelMembers::try_new(table.capacity(), threads) {
+        Ok(m) => m,
+        Err(e) => return no_memory(e.bytes),
+    };
+    let members_bytes = members.bytes();
     if let Some(bound) = opts.max_states {
         table = table.with_entry_bound(bound);
     }
@@ -361,7 +375,6 @@ where
         .map(|(i, _)| i)
         .collect();
 
-    let slots = H::GRAPH.then(|| hooks::GraphSlots::new(table.capacity()));
     let raw = search::run(
         model,
         hooks,
@@ -372,6 +385,7 @@ where
         threads,
         deadline,
         opts.live.as_deref(),
+        members,
     );
 
     let unique_states = table.len();
@@ -402,7 +416,7 @@ where
         })
         .collect();
 
-    let table_bytes = table.bytes() + slots.as_ref().map_or(0, |s| s.bytes());
+    let table_bytes = table.bytes() + members_bytes + slots.as_ref().map_or(0, |s| s.bytes());
     let outcome = NativeOutcome {
         complete: stop == StopReason::Complete,
         stop,

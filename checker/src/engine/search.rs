@@ -264,6 +264,7 @@ pub(crate) fn run<M, H>(
     threads: usize,
     deadline: Option<Instant>,
     live: Option<&super::LiveCounters>,
+    members: LevelMembers,
 ) -> RawOutcome<H::Local>
 where
     M: Model + Sync,
@@ -290,7 +291,7 @@ where
         repeat: AtomicBool::new(false),
         limit_hit: AtomicBool::new(false),
         refused: SegQueue::new(),
-        members: LevelMembers::new(table.capacity()),
+        members,
         barrier: LevelBarrier::new(),
         threads,
         deadline,
@@ -419,16 +420,29 @@ where
 /// is expanded, so a parent link can be tested for "same level as this
 /// parent" without a race; the bitmap of level `d + 2` is cleared between
 /// levels (a quarter byte per slot in all).
-struct LevelMembers {
+pub(crate) struct LevelMembers {
     bits: [Box<[AtomicU64]>; 2],
 }
 
 impl LevelMembers {
-    fn new(capacity: usize) -> Self {
+    /// The bitmaps for a table of `capacity` slots, or an error if the
+    /// allocator refuses them.
+    pub(crate) fn try_new(
+        capacity: usize,
+        threads: usize,
+    ) -> Result<Self, super::table::AllocError> {
         let words = capacity.div_ceil(64);
-        LevelMembers {
-            bits: [(); 2].map(|_| (0..words).map(|_| AtomicU64::new(0)).collect()),
-        }
+        Ok(LevelMembers {
+            bits: [
+                super::table::try_zeroed_words(words, threads)?,
+                super::table::try_zeroed_words(words, threads)?,
+            ],
+        })
+    }
+
+    /// Bytes of both bitmaps.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bits[0].len() * 16
     }
 
     #[inline]

@@ -449,6 +449,12 @@ impl std::error::Error for AllocError {}
 /// allocation is fallible (`try_reserve_exact`): a refusal is an error, not
 /// an abort; a thread that cannot be spawned leaves its part to the
 /// calling thread.
+/// `n` zeroed `AtomicU64`s, or an error if the allocator refuses them
+/// (the search's side arrays: graph slots, level bitmaps).
+pub(crate) fn try_zeroed_words(n: usize, threads: usize) -> Result<Box<[AtomicU64]>, AllocError> {
+    alloc_touched(n, threads, || AtomicU64::new(0))
+}
+
 fn alloc_touched<T: Send>(
     n: usize,
     threads: usize,
