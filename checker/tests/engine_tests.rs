@@ -253,8 +253,9 @@ fn a_tiny_memory_budget_stops_with_table_full_not_a_panic() {
                 states,
                 suggested_memory_bytes,
             } => {
-                // 1024 bytes = 64 slots, 57 of which may be filled.
-                assert_eq!(out.table_bytes, 64 * 12);
+                // 1024 bytes = 64 slots, 57 of which may be filled; 12
+                // bytes a slot and the two level bitmaps (2 bits a slot).
+                assert_eq!(out.table_bytes, 64 * 12 + 64 / 4);
                 assert_eq!(states, 57);
                 assert_eq!(out.unique_states, 57);
                 assert_eq!(suggested_memory_bytes, 4 * 64 * 12);
@@ -326,11 +327,13 @@ fn outcome_reports_depth_memory_and_collision_probability() {
     let out = native(&TwoPhase::new(3), 2);
     let bfs = reference(TwoPhase::new(3), Engine::Bfs, 1, None);
     assert!(out.max_depth > 0);
-    // 32 MiB hold 2.8 M slots of 12 bytes: rounded down to 2^21 slots.
-    assert_eq!(out.table_bytes, (1 << 21) * 12);
+    // 32 MiB hold 2.8 M slots of 12 bytes: rounded down to 2^21 slots
+    // (and 2 bits a slot of level bitmaps).
+    assert_eq!(out.table_bytes, (1 << 21) * 12 + (1 << 21) / 4);
+    let cap = FingerprintTable::capacity_for_memory(32 << 20);
     assert_eq!(
         out.table_bytes,
-        FingerprintTable::bytes_for_capacity(FingerprintTable::capacity_for_memory(32 << 20))
+        FingerprintTable::bytes_for_capacity(cap) + cap / 4
     );
     assert!(out.collision_probability > 0.0 && out.collision_probability < 1e-12);
     assert_eq!(bfs.unique_states, 288);

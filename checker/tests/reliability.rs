@@ -146,3 +146,34 @@ fn a_memory_budget_the_system_refuses_is_incomplete_not_an_abort() {
     assert!(out.contains("cannot allocate"), "{out}");
     assert!(out.contains("rerun with a smaller --memory"), "{out}");
 }
+
+/// The replay fuzz target mutates fuzz/corpus/replay: those traces must
+/// replay as they are, or the target only ever sees divergences (they had
+/// gone stale with the finer model and 224,818 inputs reached 2 refusal
+/// classes and no accepted replay). Regenerate with `klpcheck check SPEC
+/// --out DIR` when the model changes.
+#[test]
+fn replay_corpus_traces_replay() {
+    let dir = repo().join("fuzz/corpus/replay");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let trace = entry.unwrap().path();
+        if trace.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let t: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+        let spec = t["spec"]["path"].as_str().unwrap().to_string();
+        let o = assert_cmd::Command::cargo_bin("klpcheck")
+            .unwrap()
+            .current_dir(repo())
+            .args(["replay", &spec, trace.to_str().unwrap()])
+            .env_remove("GITHUB_ACTIONS")
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}: {o:?}", trace.display());
+        n += 1;
+    }
+    assert!(n >= 5, "only {n} traces in {}", dir.display());
+}

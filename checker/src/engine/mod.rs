@@ -255,7 +255,8 @@ pub struct NativeOutcome<A> {
     /// Indices of properties this engine does not check (`eventually`):
     /// their verdict is unknown.
     pub unchecked: Vec<usize>,
-    /// Bytes of the fingerprint table and parent links.
+    /// Bytes of the fingerprint table and parent links, the two level
+    /// bitmaps (a quarter byte per slot) and, with a graph, its arrays.
     pub table_bytes: usize,
     /// [`collision_probability`] of `unique_states`.
     pub collision_probability: f64,
