@@ -224,6 +224,30 @@ pub fn run(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Outcome {
 /// The first table the native engine tries when no `--memory` is given
 /// (about 1.4 M states); it is grown fourfold while it fills up.
 const NATIVE_FIRST_TABLE: usize = 24 << 20;
+
+/// The largest first table a pinned count may ask for (a wrong pin must not
+/// make the first allocation fail).
+const PINNED_FIRST_TABLE_MAX: usize = 1 << 30;
+
+/// The first table without `--memory`: [`NATIVE_FIRST_TABLE`], or big
+/// enough for the scenario's pinned unique-state count (the symmetry pin
+/// with symmetry, else the plain one, which bounds both), so that a pinned
+/// scenario is searched once instead of restarted on a full table.
+fn first_table(model: &KlpModel, symmetry: bool) -> usize {
+    use crate::engine::table::FingerprintTable;
+    let sc = &model.sc;
+    let pin = if symmetry {
+        sc.expected_unique_states_symmetry
+            .or(sc.expected_unique_states)
+    } else {
+        sc.expected_unique_states
+    };
+    match pin {
+        Some(n) => FingerprintTable::bytes_for_capacity(FingerprintTable::capacity_for_states(n))
+            .clamp(NATIVE_FIRST_TABLE, PINNED_FIRST_TABLE_MAX),
+        None => NATIVE_FIRST_TABLE,
+    }
+}
 /// Where growing stops.
 const NATIVE_MAX_TABLE: usize = 6 << 30;
 
@@ -341,7 +365,9 @@ where
             m
         }
     };
-    let mut memory = bounds.memory.map_or(NATIVE_FIRST_TABLE, graph_share);
+    let mut memory = bounds
+        .memory
+        .map_or_else(|| first_table(model, bounds.symmetry), graph_share);
     loop {
         let opts = crate::engine::NativeOptions {
             threads: bounds.threads,
@@ -516,4 +542,31 @@ fn collect<C: Checker<KlpModel>>(
         checker.max_depth() as u64,
         found,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_table_fits_the_pinned_count_within_bounds() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let l = crate::load::load(&root.join("specs/bench/bench-replace-3tasks.json")).unwrap();
+        let mut sc = l.scenario;
+        let table =
+            |sc: &klp_model::Scenario, symmetry| first_table(&KlpModel::new(sc.clone()), symmetry);
+        sc.expected_unique_states = None;
+        sc.expected_unique_states_symmetry = None;
+        assert_eq!(table(&sc, false), NATIVE_FIRST_TABLE);
+        // 6 M states at the 0.9 load limit need 2^23 slots of 12 bytes.
+        sc.expected_unique_states = Some(6_000_000);
+        assert_eq!(table(&sc, false), (1 << 23) * 12);
+        assert_eq!(table(&sc, true), (1 << 23) * 12);
+        // With symmetry the symmetry pin decides; never below the default.
+        sc.expected_unique_states_symmetry = Some(10);
+        assert_eq!(table(&sc, true), NATIVE_FIRST_TABLE);
+        // A wrong, huge pin cannot ask for more than the cap.
+        sc.expected_unique_states = Some(u64::MAX / 2);
+        assert_eq!(table(&sc, false), PINNED_FIRST_TABLE_MAX);
+    }
 }
