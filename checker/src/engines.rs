@@ -234,7 +234,6 @@ const PINNED_FIRST_TABLE_MAX: usize = 1 << 30;
 /// with symmetry, else the plain one, which bounds both), so that a pinned
 /// scenario is searched once instead of restarted on a full table.
 fn first_table(model: &KlpModel, symmetry: bool) -> usize {
-    use crate::engine::table::FingerprintTable;
     let sc = &model.sc;
     let pin = if symmetry {
         sc.expected_unique_states_symmetry
@@ -243,7 +242,7 @@ fn first_table(model: &KlpModel, symmetry: bool) -> usize {
         sc.expected_unique_states
     };
     match pin {
-        Some(n) => FingerprintTable::bytes_for_capacity(FingerprintTable::capacity_for_states(n))
+        Some(n) => crate::engine::NativeOptions::memory_for_states(n)
             .clamp(NATIVE_FIRST_TABLE, PINNED_FIRST_TABLE_MAX),
         None => NATIVE_FIRST_TABLE,
     }
