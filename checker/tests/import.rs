@@ -63,8 +63,8 @@ fn norm(e: &Effects, default_log: bool) -> String {
 
 fn code(c: &CodeSpec) -> String {
     format!(
-        "uses={:?} allocates={:?} frees={:?} needs={:?}",
-        c.uses_shadow, c.allocates_shadow, c.frees_shadow, c.needs
+        "uses={:?} uses_if_present={:?} allocates={:?} frees={:?} needs={:?}",
+        c.uses_shadow, c.uses_shadow_if_present, c.allocates_shadow, c.frees_shadow, c.needs
     )
 }
 

@@ -3,7 +3,12 @@
 //! explores those routes. On the kernel's shadow-variable samples built as a
 //! cumulative pair (`--replace`), shadow-no-use-after-free is violated with
 //! fix1 loaded first (the upgrade route, not fix2 on a clean system) and a
-//! counterexample that ends in fix2's code.
+//! counterexample that goes through fix1's module_exit: fix1's dummy_alloc
+//! creates SV_LEAK, fix2 replaces fix1, `rmmod` of fix1 frees SV_LEAK
+//! (`klp_shadow_free_all`), and fix2's dummy_free, whose NULL-checked get
+//! (`uses_shadow_if_present`) copes with a variable never allocated, finds
+//! it freed under it. Recorded on Linux 7.2 by
+//! lab/cases/samples-7.2/samples72-01-shadow-fix1-fix2-replace.
 //!
 //! The two sample files (GPL-2.0-or-later, SPDX headers kept) are copied
 //! from linux-source-7.2 under import/tests/kernel-7.2/samples/livepatch.
@@ -83,13 +88,65 @@ fn series_import_plans_upgrade_and_downgrade_and_finds_the_module_exit_hazard() 
         "{}",
         trace[0].action
     );
-    // It ends in fix2's code.
-    let last = trace.last().unwrap();
-    assert!(
-        last.events
+    let at = |what: &dyn Fn(&klp_reports::TraceStep) -> bool| {
+        trace
             .iter()
-            .any(|e| e.starts_with("task_call(") && e.ends_with(",livepatch_shadow_fix2)")),
+            .position(|t| what(t))
+            .unwrap_or_else(|| panic!("{trace:#?}"))
+    };
+    let has = |t: &klp_reports::TraceStep, e: &str| t.events.iter().any(|x| x == e);
+    // fix1's dummy_alloc creates SV_LEAK ...
+    let alloc = at(&|t| {
+        has(t, "task_call(1,dummy_alloc,livepatch_shadow_fix1)") && has(t, "shadow_created(SV_LEAK)")
+    });
+    // ... fix2 replaces fix1 ...
+    let replace = at(&|t| t.action.contains("step 2: load_livepatch livepatch_shadow_fix2"));
+    // ... the unload of fix1 runs its module_exit, klp_shadow_free_all(SV_LEAK) ...
+    let exit = at(&|t| {
+        t.action.contains("step 3: unload_module livepatch_shadow_fix1")
+            && has(t, "shadow_freed(SV_LEAK)")
+            && has(t, "module_gone(livepatch_shadow_fix1)")
+    });
+    assert!(alloc < exit && replace < exit, "{trace:#?}");
+    // ... and it ends in fix2's dummy_free.
+    let last = trace.last().unwrap();
+    assert_eq!(exit + 1, trace.len() - 1, "{trace:#?}");
+    assert!(
+        has(last, "task_call(1,dummy_free,livepatch_shadow_fix2)"),
         "{:?}",
         last.events
     );
+}
+
+/// Imported as shipped (stacked, no `--replace`), fix2 goes on top of fix1;
+/// fix1 stays enabled, so `rmmod` of fix1 is refused on the upgrade route
+/// and SV_LEAK is never freed from outside: fix2's NULL-checked get only
+/// meets a variable never allocated, and shadow-no-use-after-free holds.
+#[test]
+fn stacked_samples_hold_shadow_no_use_after_free() {
+    let files = [
+        sample("livepatch-shadow-fix1.c"),
+        sample("livepatch-shadow-fix2.c"),
+    ];
+    let imported = klp_import::import(&files, &options(false)).expect("the samples import");
+    let json = klp_import::to_json(&imported.spec);
+    let spec = klp_model::parse_spec(&json).expect("the imported JSON parses");
+    let sc = klp_model::Scenario::compile(&spec, "stacked").expect("the import compiles");
+    let r = check_scenario(
+        Path::new("stacked.json"),
+        sc,
+        EngineKind::Native,
+        &Bounds {
+            threads: 2,
+            no_liveness: true,
+            ..Bounds::default()
+        },
+    );
+    assert!(r.complete);
+    let uaf = r
+        .properties
+        .iter()
+        .find(|p| p.id == "shadow-no-use-after-free")
+        .unwrap();
+    assert_eq!(uaf.status.as_str(), "holds");
 }

@@ -52,6 +52,13 @@ pub struct Flat {
     pub alloc: BTreeSet<i64>,
     pub get_or_alloc: BTreeSet<i64>,
     pub get: BTreeSet<i64>,
+    /// `klp_shadow_get` results kept and then NULL-checked (`p = get(..);
+    /// if (p)`, `if (!p)`, `p ? .. : ..`): the code copes with a missing
+    /// variable.
+    pub get_checked: BTreeSet<i64>,
+    /// `klp_shadow_get` calls tested directly and not kept
+    /// (`if (klp_shadow_get(..)) klp_shadow_free(..)`): a probe, no read.
+    pub get_probe: BTreeSet<i64>,
     pub free: BTreeSet<i64>,
     pub free_all: BTreeSet<i64>,
     /// System modifications (placeholder names).
@@ -65,6 +72,8 @@ impl Flat {
         self.alloc.extend(o.alloc.iter().copied());
         self.get_or_alloc.extend(o.get_or_alloc.iter().copied());
         self.get.extend(o.get.iter().copied());
+        self.get_checked.extend(o.get_checked.iter().copied());
+        self.get_probe.extend(o.get_probe.iter().copied());
         self.free.extend(o.free.iter().copied());
         self.free_all.extend(o.free_all.iter().copied());
         self.set.extend(o.set.iter().cloned());
@@ -79,6 +88,8 @@ impl Flat {
             alloc: i(&self.alloc, &o.alloc),
             get_or_alloc: i(&self.get_or_alloc, &o.get_or_alloc),
             get: i(&self.get, &o.get),
+            get_checked: i(&self.get_checked, &o.get_checked),
+            get_probe: i(&self.get_probe, &o.get_probe),
             free: i(&self.free, &o.free),
             free_all: i(&self.free_all, &o.free_all),
             set: i(&self.set, &o.set),
@@ -92,6 +103,8 @@ impl Flat {
         self.alloc.retain(|x| !o.alloc.contains(x));
         self.get_or_alloc.retain(|x| !o.get_or_alloc.contains(x));
         self.get.retain(|x| !o.get.contains(x));
+        self.get_checked.retain(|x| !o.get_checked.contains(x));
+        self.get_probe.retain(|x| !o.get_probe.contains(x));
         self.free.retain(|x| !o.free.contains(x));
         self.free_all.retain(|x| !o.free_all.contains(x));
         self.set.retain(|x| !o.set.contains(x));
@@ -138,8 +151,8 @@ enum Val {
     OwnState(bool),
     /// A pointer from a successful allocation (kzalloc, a shadow allocation).
     Alloc,
-    /// A klp_shadow_get result.
-    ShadowGet,
+    /// A klp_shadow_get result (its id, when the importer resolved it).
+    ShadowGet(Option<i64>),
     Int(i64),
     Errno(String),
     Param(String),
@@ -614,6 +627,7 @@ impl<'a, 'n> Walker<'a, 'n> {
             .unwrap_or_default();
         let mut out = Vec::new();
         for (mut q, vals) in ps.into_iter().zip(argvals) {
+            let mut got = None;
             let v = match fname.as_str() {
                 "klp_shadow_alloc"
                 | "klp_shadow_get_or_alloc"
@@ -623,12 +637,15 @@ impl<'a, 'n> Walker<'a, 'n> {
                         match fname.as_str() {
                             "klp_shadow_alloc" => q.flat.alloc.insert(id),
                             "klp_shadow_get_or_alloc" => q.flat.get_or_alloc.insert(id),
-                            "klp_shadow_get" => q.flat.get.insert(id),
+                            "klp_shadow_get" => {
+                                got = Some(id);
+                                q.flat.get.insert(id)
+                            }
                             _ => q.flat.free.insert(id),
                         };
                     }
                     match fname.as_str() {
-                        "klp_shadow_get" => Val::ShadowGet,
+                        "klp_shadow_get" => Val::ShadowGet(got),
                         "klp_shadow_free" => Val::Unknown,
                         _ => Val::Alloc,
                     }
@@ -786,7 +803,20 @@ impl<'a, 'n> Walker<'a, 'n> {
                     }
                 },
                 Val::OwnState(b) => out.push((q, b)),
-                Val::Alloc | Val::ShadowGet | Val::Errno(_) => out.push((q, true)),
+                Val::ShadowGet(id) => {
+                    // The NULL check of a get: on the call itself, a probe
+                    // (`if (klp_shadow_get(..))`); on a kept result, a
+                    // checked read.
+                    if let Some(id) = id {
+                        if c.kind() == "call_expression" {
+                            q.flat.get_probe.insert(id);
+                        } else {
+                            q.flat.get_checked.insert(id);
+                        }
+                    }
+                    out.push((q, true))
+                }
+                Val::Alloc | Val::Errno(_) => out.push((q, true)),
                 Val::Int(n) => out.push((q, n != 0)),
                 Val::Param(_) | Val::Unknown => {
                     q.forks.push(loc.clone());
@@ -808,7 +838,7 @@ impl<'a, 'n> Walker<'a, 'n> {
             Some(Val::Errno(n)) => Ok(Ret::Errno(n.clone())),
             Some(Val::Param(n)) if n == "pre_patch_ret" => Ok(Ret::Param),
             Some(Val::Param(n)) => Err(format!("the module parameter `{n}`")),
-            Some(Val::Alloc) | Some(Val::ShadowGet) | Some(Val::OwnState(_)) => Ok(Ret::Zero),
+            Some(Val::Alloc) | Some(Val::ShadowGet(_)) | Some(Val::OwnState(_)) => Ok(Ret::Zero),
             Some(_) => Err("a value the importer cannot compute".into()),
         }
     }

@@ -288,6 +288,15 @@ fn effects(e: &Eff, sh: &ShadowTable, log_default: bool, is_pre_patch: bool) -> 
 ///   callbacks), followed by `klp_shadow_free` in the same function (the
 ///   samples' "fetch, detach and free"): `frees_shadow`: the patch's own
 ///   lifecycle, whose NULL check handles objects from before the patch.
+/// * `klp_shadow_get` tested directly and not kept
+///   (`if (klp_shadow_get(..)) klp_shadow_free(..)`): a probe, no read;
+///   with a `klp_shadow_free` in the function, `frees_shadow`.
+/// * `klp_shadow_get` whose kept result is NULL-checked (`if (p)`, `if
+///   (!p)`, `p ? ..`), of a variable the patch never creates:
+///   `uses_shadow_if_present` (plus `frees_shadow` if the function frees
+///   it): the code copes with a variable that was never allocated, but data
+///   it relies on may have been freed under it by another module (the
+///   samples' fix2 dummy_free after fix1's module_exit free_all).
 /// * any other `klp_shadow_get`: `uses_shadow`: the code reads a variable
 ///   it needs to exist, and a variable the patch never creates must come from
 ///   an earlier patch (the cumulative-patches.rst hazard).
@@ -302,10 +311,19 @@ fn code_spec(
 ) -> CodeSpec {
     let f = code.all_flat();
     let mut uses = BTreeSet::new();
+    let mut uses_if_present = BTreeSet::new();
     let mut frees = BTreeSet::new();
     for id in &f.get {
-        if f.free.contains(id) && creates.contains(id) {
+        let probe_only = f.get_probe.contains(id) && !f.get_checked.contains(id);
+        if f.free.contains(id) && (creates.contains(id) || probe_only) {
             frees.insert(*id);
+        } else if probe_only {
+            // A get whose only use is its NULL test: nothing read.
+        } else if f.get_checked.contains(id) {
+            uses_if_present.insert(*id);
+            if f.free.contains(id) {
+                frees.insert(*id);
+            }
         } else {
             uses.insert(*id);
             if f.free.contains(id) {
@@ -328,9 +346,11 @@ fn code_spec(
     }
     let allocs: BTreeSet<i64> = f.alloc.union(&f.get_or_alloc).copied().collect();
     uses.retain(|i| !allocs.contains(i));
+    uses_if_present.retain(|i| !allocs.contains(i));
     frees.retain(|i| !allocs.contains(i));
     CodeSpec {
         uses_shadow: sh.names(&uses),
+        uses_shadow_if_present: sh.names(&uses_if_present),
         allocates_shadow: sh.names(&allocs),
         frees_shadow: sh.names(&frees),
         needs: vec![],

@@ -288,8 +288,19 @@ pub fn state_summary(sc: &Scenario, s: &State) -> String {
         .filter(|(v, _)| s.shadow & (1 << v) != 0)
         .map(|(_, v)| v.name.as_str())
         .collect();
+    let freed: Vec<&str> = sc
+        .shadow_vars
+        .iter()
+        .enumerate()
+        .filter(|(v, _)| s.shadow_freed & (1 << v) != 0)
+        .map(|(_, v)| v.name.as_str())
+        .collect();
     if !sc.shadow_vars.is_empty() {
-        let _ = writeln!(out, "shadow variables: [{}]", shadows.join(", "));
+        let _ = write!(out, "shadow variables: [{}]", shadows.join(", "));
+        if !freed.is_empty() {
+            let _ = write!(out, " (freed: [{}])", freed.join(", "));
+        }
+        let _ = writeln!(out);
     }
     let mods: Vec<&str> = sc
         .sysmods

@@ -112,7 +112,7 @@ pub const PROPERTIES: &[PropertyInfo] = &[
     PropertyInfo {
         id: "shadow-no-use-after-free",
         kind: Kind::Always,
-        meaning: "patched code that uses a shadow variable never runs while the variable does not exist",
+        meaning: "patched code that uses a shadow variable never runs while the variable does not exist, and code that gets it NULL-checked (uses_shadow_if_present) never runs after it was freed",
         check: shadow_no_use_after_free,
     },
     PropertyInfo {
@@ -422,7 +422,8 @@ fn running_code<'a>(
 }
 
 fn shadow_no_use_after_free(sc: &Scenario, s: &State) -> bool {
-    running_code(sc, s).all(|c| c.uses_shadow & !s.shadow == 0)
+    running_code(sc, s)
+        .all(|c| c.uses_shadow & !s.shadow == 0 && c.uses_shadow_if_present & s.shadow_freed == 0)
 }
 
 fn code_requirements_met(sc: &Scenario, s: &State) -> bool {

@@ -104,6 +104,8 @@ pub struct ShadowVar {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Code {
     pub uses_shadow: u64,
+    /// NULL-checked `klp_shadow_get`: a violation only when freed.
+    pub uses_shadow_if_present: u64,
     pub allocates_shadow: u64,
     pub frees_shadow: u64,
     pub needs: u64,
@@ -944,6 +946,10 @@ impl Compiler {
                     Code {
                         uses_shadow: self
                             .shadow_mask(&format!("{fpath}.uses_shadow"), &code.uses_shadow)?,
+                        uses_shadow_if_present: self.shadow_mask(
+                            &format!("{fpath}.uses_shadow_if_present"),
+                            &code.uses_shadow_if_present,
+                        )?,
                         allocates_shadow: self.shadow_mask(
                             &format!("{fpath}.allocates_shadow"),
                             &code.allocates_shadow,
@@ -1041,7 +1047,12 @@ impl Compiler {
                 .flat_map(|o| {
                     o.funcs
                         .iter()
-                        .map(|(_, c)| c.uses_shadow | c.allocates_shadow | c.frees_shadow)
+                        .map(|(_, c)| {
+                            c.uses_shadow
+                                | c.uses_shadow_if_present
+                                | c.allocates_shadow
+                                | c.frees_shadow
+                        })
                         .chain(o.callbacks.iter().flatten().map(effects_shadow))
                 })
                 .chain(state_defs.iter().flat_map(|d| {

@@ -256,6 +256,12 @@ pub struct CodeSpec {
     /// Shadow variables it reads with `klp_shadow_get` (must exist while it runs).
     #[serde(default)]
     pub uses_shadow: Vec<String>,
+    /// Shadow variables it reads with a NULL-checked `klp_shadow_get`
+    /// (`p = klp_shadow_get(..); if (p) ..`): finding nothing is fine if
+    /// the variable was never allocated, a use-after-free if it was live
+    /// and freed (someone else destroyed the data this code relies on).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uses_shadow_if_present: Vec<String>,
     /// Shadow variables it creates with `klp_shadow_get_or_alloc` on entry.
     #[serde(default)]
     pub allocates_shadow: Vec<String>,

@@ -295,8 +295,18 @@ pub struct State {
     pub klp_op: Option<KlpOp>,
     /// Target modules loaded and `klp_alive`, bit per ObjId (vmlinux always set).
     pub modules_loaded: u64,
-    /// Shadow variables that exist, bit per shadow variable.
+    /// Shadow variables that exist (live), bit per shadow variable.
     pub shadow: u64,
+    /// Shadow variables that were live and were then freed from outside
+    /// the code that uses them (`klp_shadow_free` / `klp_shadow_free_all`
+    /// in a callback or a `module_exit`, an is_shadow state's removal) and
+    /// not allocated again: with `shadow` a tri-state per variable, never
+    /// allocated / live / freed. Disjoint from `shadow`. Patched code's own
+    /// per-object free (`frees_shadow`) leaves it not live and not freed
+    /// (shadow.rs:klp_shadow_free_own says why). A NULL-checked `klp_shadow_get`
+    /// (`uses_shadow_if_present`) that finds nothing is fine when the
+    /// variable was never allocated, a use-after-free when it was freed.
+    pub shadow_freed: u64,
     /// System modifications that are set, bit per modification.
     pub sysmods: u64,
     /// 4.15 to 5.0 (variant b4-global-forced-flag only): a forced transition
@@ -344,6 +354,7 @@ impl State {
             klp_op: None,
             modules_loaded,
             shadow: 0,
+            shadow_freed: 0,
             sysmods: 0,
             klp_forced: false,
             klp_states_pre_unpatch_replaced_called: false,

@@ -59,7 +59,7 @@ impl<E: EventSink> Kernel<'_, E> {
                     self.klp_shadow_get_or_alloc(v);
                 }
                 for v in bits(c.frees_shadow) {
-                    self.klp_shadow_free(v);
+                    self.klp_shadow_free_own(v);
                 }
             }
         }
