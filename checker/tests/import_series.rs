@@ -97,13 +97,18 @@ fn series_import_plans_upgrade_and_downgrade_and_finds_the_module_exit_hazard() 
     let has = |t: &klp_reports::TraceStep, e: &str| t.events.iter().any(|x| x == e);
     // fix1's dummy_alloc creates SV_LEAK ...
     let alloc = at(&|t| {
-        has(t, "task_call(1,dummy_alloc,livepatch_shadow_fix1)") && has(t, "shadow_created(SV_LEAK)")
+        has(t, "task_call(1,dummy_alloc,livepatch_shadow_fix1)")
+            && has(t, "shadow_created(SV_LEAK)")
     });
     // ... fix2 replaces fix1 ...
-    let replace = at(&|t| t.action.contains("step 2: load_livepatch livepatch_shadow_fix2"));
+    let replace = at(&|t| {
+        t.action
+            .contains("step 2: load_livepatch livepatch_shadow_fix2")
+    });
     // ... the unload of fix1 runs its module_exit, klp_shadow_free_all(SV_LEAK) ...
     let exit = at(&|t| {
-        t.action.contains("step 3: unload_module livepatch_shadow_fix1")
+        t.action
+            .contains("step 3: unload_module livepatch_shadow_fix1")
             && has(t, "shadow_freed(SV_LEAK)")
             && has(t, "module_gone(livepatch_shadow_fix1)")
     });
