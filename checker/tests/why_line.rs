@@ -16,7 +16,7 @@ fn repo() -> PathBuf {
 }
 
 const WHY: &str =
-    "why: task 1 runs f() in P2's code, which uses shadow variable V (<sta, PS_LOCK>), and that variable does not exist";
+    "why: task 1 runs f() in P2's code, which uses shadow variable V (<sta, PS_LOCK>) without a NULL check, and that variable does not exist (it was freed)";
 
 #[test]
 fn every_output_ends_the_counterexample_with_the_why_line() {

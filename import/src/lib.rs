@@ -289,10 +289,11 @@ fn effects(e: &Eff, sh: &ShadowTable, log_default: bool, is_pre_patch: bool) -> 
 ///   samples' "fetch, detach and free"): `frees_shadow`: the patch's own
 ///   lifecycle, whose NULL check handles objects from before the patch.
 /// * `klp_shadow_get` tested directly and not kept
-///   (`if (klp_shadow_get(..)) klp_shadow_free(..)`): a probe, no read;
-///   with a `klp_shadow_free` in the function, `frees_shadow`.
-/// * `klp_shadow_get` whose kept result is NULL-checked (`if (p)`, `if
-///   (!p)`, `p ? ..`), of a variable the patch never creates:
+///   (`if (klp_shadow_get(..)) klp_shadow_free(..)`), with a
+///   `klp_shadow_free` in the function: a probe, `frees_shadow` only.
+/// * `klp_shadow_get` whose result is NULL-checked (`if (p)`, `if (!p)`,
+///   `p ? ..`, or the call tested directly, `if (!klp_shadow_get(..))
+///   return ..`):
 ///   `uses_shadow_if_present` (plus `frees_shadow` if the function frees
 ///   it): the code copes with a variable that was never allocated, but data
 ///   it relies on may have been freed under it by another module (the
@@ -317,9 +318,10 @@ fn code_spec(
         let probe_only = f.get_probe.contains(id) && !f.get_checked.contains(id);
         if f.free.contains(id) && (creates.contains(id) || probe_only) {
             frees.insert(*id);
-        } else if probe_only {
-            // A get whose only use is its NULL test: nothing read.
-        } else if f.get_checked.contains(id) {
+        } else if probe_only || f.get_checked.contains(id) {
+            // `if (!klp_shadow_get(..)) return ..;` and `p = klp_shadow_get(..);
+            // if (!p) return ..;` are the same code: it copes with a missing
+            // variable and relies on it when present.
             uses_if_present.insert(*id);
             if f.free.contains(id) {
                 frees.insert(*id);

@@ -204,12 +204,18 @@ def errname(text):
     return "UNKNOWN(%s)" % text.strip()
 
 
+# The lab's own command lines, kept whatever the module is called (the
+# selftests' filter keeps them because their modules are test_klp_*; the
+# kernel's samples are livepatch_*).
+CMD = re.compile(r"^% (?:(?:insmod|modprobe|rmmod) |echo \S+ > /sys/(?:kernel/livepatch|module)/)")
+
+
 def filter_log(raw_lines):
-    """the selftests' check_result filter"""
+    """the selftests' check_result filter, plus the lab's command lines"""
     out = []
     for l in raw_lines:
         l = l.rstrip("\r\n")
-        if "livepatch:" not in l and "test_klp" not in l:
+        if "livepatch:" not in l and "test_klp" not in l and not CMD.match(TS.sub("", l, count=1)):
             continue
         if re.search(r"(tainting|taints) kernel", l):
             continue

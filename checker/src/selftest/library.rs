@@ -113,6 +113,18 @@ pub struct PidCounterDef {
 
 const SOURCES: &[(&str, &str)] = &[
     (
+        "livepatch_shadow_fix1",
+        include_str!("../../../specs/selftests/modules/livepatch_shadow_fix1.json"),
+    ),
+    (
+        "livepatch_shadow_fix2",
+        include_str!("../../../specs/selftests/modules/livepatch_shadow_fix2.json"),
+    ),
+    (
+        "livepatch_shadow_mod",
+        include_str!("../../../specs/selftests/modules/livepatch_shadow_mod.json"),
+    ),
+    (
         "test_klp_lab_conc_target",
         include_str!("../../../specs/selftests/modules/test_klp_lab_conc_target.json"),
     ),
