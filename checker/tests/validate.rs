@@ -162,6 +162,19 @@ fn every_recorded_72_concurrency_log_validates() {
     assert_eq!(n, 8, "lab/cases/7.2 has eight cases");
 }
 
+/// samples72-01 (the kernel's shadow samples as a cumulative pair) run on
+/// Debian's 6.1 with 2 CPUs too (`lab/run lab/cases/7.2/samples72-01-*.json`):
+/// the same events, a behaviour of the model.
+#[test]
+fn the_samples_case_recorded_on_6_1_validates() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let case = root.join("lab/cases/7.2/samples72-01-shadow-fix1-fix2-replace.json");
+    let log = root.join("lab/results/samples-6.1/samples72-01-shadow-fix1-fix2-replace.events");
+    let (code, text) = klpcheck(&["validate", case.to_str().unwrap(), log.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("validated: a model path of"), "{text}");
+}
+
 /// A few real logs of `lab/fuzz --kernel 7.2` (random scenarios of `klpcheck
 /// gen`, run on Linux 7.2.13 with 2 CPUs and workloads), kept in
 /// lab/results/fuzz-7.2: each still validates (the CI smoke of the fuzzing,
