@@ -354,7 +354,7 @@ fn native_loop<H>(
 where
     H: crate::engine::Hooks<KlpModel>,
 {
-    let canon = |s: &klp_model::State| stateright::Representative::representative(s);
+    let canon = klp_model::State::into_canonical;
     let start = Instant::now();
     let budget = bounds.remaining();
     let graph_share = |m: usize| {

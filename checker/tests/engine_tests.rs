@@ -140,13 +140,13 @@ fn symmetric<M>(
 ) -> klp_checker::engine::NativeOutcome<M::Action>
 where
     M: Model + Sync,
-    M::State: std::hash::Hash + Send,
+    M::State: std::hash::Hash + Clone + Send,
 {
     let opts = NativeOptions {
         symmetry: true,
         ..opts(threads)
     };
-    check(model, &opts, Some(&canonical))
+    check(model, &opts, Some(&|s| canonical(&s)))
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn symmetry_on_three_managers_cuts_states_at_least_threefold() {
 #[test]
 fn symmetry_off_in_options_ignores_the_canonicaliser() {
     let model = TwoPhase::new(4);
-    let out = check(&model, &opts(2), Some(&two_phase::canonical));
+    let out = check(&model, &opts(2), Some(&|s| two_phase::canonical(&s)));
     assert_eq!(out.unique_states, native(&model, 1).unique_states);
 }
 

@@ -329,7 +329,10 @@ fn lab_modules_match_their_definitions() {
             "livepatch_shadow_fix2",
         ]),
     );
-    assert_eq!(n, 6, "the three lab modules and the three sample copies were compared");
+    assert_eq!(
+        n, 6,
+        "the three lab modules and the three sample copies were compared"
+    );
 }
 
 #[test]

@@ -91,7 +91,7 @@ fn series_import_plans_upgrade_and_downgrade_and_finds_the_module_exit_hazard() 
     let at = |what: &dyn Fn(&klp_reports::TraceStep) -> bool| {
         trace
             .iter()
-            .position(|t| what(t))
+            .position(what)
             .unwrap_or_else(|| panic!("{trace:#?}"))
     };
     let has = |t: &klp_reports::TraceStep, e: &str| t.events.iter().any(|x| x == e);

@@ -516,7 +516,7 @@ fn native_engine_is_deterministic_across_thread_counts() {
 #[test]
 fn recorded_parent_links_are_deterministic_across_thread_counts() {
     use klp_checker::engine::{check, NativeOptions};
-    let canon = |s: &klp_model::State| stateright::Representative::representative(s);
+    let canon = klp_model::State::into_canonical;
     for file in [
         "specs/bugs/two-transitions.json",
         "specs/doc/claim-08-shadow-freed-in-module-exit.json",

@@ -389,7 +389,10 @@ fn klp_build_patch_funcs_callbacks_and_replace() {
     // `if (!klp_shadow_get(m, SV_X)) return 0;`: NULL-checked, so the code
     // copes with a missing variable but relies on it once it exists.
     assert!(v.funcs["cmdline_proc_show"].uses_shadow.is_empty());
-    assert_eq!(v.funcs["cmdline_proc_show"].uses_shadow_if_present, vec!["SV_X"]);
+    assert_eq!(
+        v.funcs["cmdline_proc_show"].uses_shadow_if_present,
+        vec!["SV_X"]
+    );
     let pre = v.callbacks.pre_patch.as_ref().unwrap();
     assert_eq!(pre.shadow_get_or_alloc, vec!["SV_X"]);
     let opts = Options {

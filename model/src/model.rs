@@ -343,11 +343,19 @@ const CHECKS: [fn(&KlpModel, &State) -> bool; 24] =
 /// Tasks are interchangeable: the canonical state sorts them.
 impl Representative for State {
     fn representative(&self) -> Self {
-        let mut s = self.clone();
-        s.tasks.sort();
+        self.clone().into_canonical()
+    }
+}
+
+impl State {
+    /// The representative of the state's symmetry class, sorted in place
+    /// (the native engine's canonicaliser: its successors are its own, so
+    /// no copy is made).
+    pub fn into_canonical(mut self) -> State {
+        self.tasks.sort();
         // CPUs are interchangeable too (busy_choices tries every CPU).
-        s.idle_tasks.sort();
-        s
+        self.idle_tasks.sort();
+        self
     }
 }
 

@@ -569,9 +569,11 @@ impl std::hash::Hash for State {
         o.tasks(&self.idle_tasks);
         match self.klp_op {
             None => o.bytes(&[0, 0, 0, 0]),
-            Some(KlpOp::EnableObjects { patch, next, insmod }) => {
-                o.bytes(&[1, patch, next, insmod as u8])
-            }
+            Some(KlpOp::EnableObjects {
+                patch,
+                next,
+                insmod,
+            }) => o.bytes(&[1, patch, next, insmod as u8]),
             Some(KlpOp::DisableObjects { patch, next }) => o.bytes(&[2, patch, next, 0]),
             Some(KlpOp::FirstTry { patch }) => o.bytes(&[3, patch, 0, 0]),
         }

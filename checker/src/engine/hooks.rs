@@ -295,7 +295,7 @@ impl StateGraph {
     ) -> (usize, Vec<M::Action>, M::State)
     where
         M: Model,
-        M::State: Hash,
+        M::State: Hash + Clone,
         M::Action: Clone,
     {
         let (init, actions) = super::trace::replay(
@@ -326,7 +326,7 @@ impl StateGraph {
     ) -> Option<(M::Action, M::State)>
     where
         M: Model,
-        M::State: Hash,
+        M::State: Hash + Clone,
         M::Action: Clone,
     {
         let hasher = Fingerprinter::default();
@@ -342,7 +342,7 @@ impl StateGraph {
                 return None;
             }
             let fp = match canonicalize {
-                Some(c) => hasher.fingerprint(&c(&next)),
+                Some(c) => hasher.fingerprint(&c(next.clone())),
                 None => hasher.fingerprint(&next),
             };
             (stored_key(fp) == want).then_some((a, next))

@@ -104,9 +104,11 @@ pub use table::{FingerprintTable, Insert};
 /// 16 M slots (192 MiB), room for 15 M states.
 pub const DEFAULT_MEMORY_BYTES: usize = 256 << 20;
 
-/// A symmetry canonicaliser: maps a state to the representative of its
-/// class (`&(dyn Fn(&S) -> S + Sync)`; a plain `fn` or a closure works).
-pub type Canonicalize<'a, S> = &'a (dyn Fn(&S) -> S + Sync);
+/// A symmetry canonicaliser: turns a state into the representative of its
+/// class (`&(dyn Fn(S) -> S + Sync)`; a plain `fn` or a closure works). It
+/// takes the state by value: the search's successors are its own, so a
+/// canonicaliser that sorts in place costs no copy of the state.
+pub type Canonicalize<'a, S> = &'a (dyn Fn(S) -> S + Sync);
 
 /// How to run the native engine.
 #[derive(Clone, Debug)]
@@ -279,7 +281,7 @@ pub fn check<M>(
 ) -> NativeOutcome<M::Action>
 where
     M: Model + Sync,
-    M::State: Hash + Send,
+    M::State: Hash + Clone + Send,
 {
     check_with(model, opts, canonicalize, &NoHooks).outcome
 }
@@ -303,7 +305,7 @@ pub fn check_with<M, H>(
 ) -> HookedOutcome<M::Action, H::Local>
 where
     M: Model + Sync,
-    M::State: Hash + Send,
+    M::State: Hash + Clone + Send,
     H: Hooks<M>,
 {
     let started = Instant::now();

@@ -387,7 +387,7 @@ where
         }
         count += 1;
         let state = match shared.canonicalize {
-            Some(canonical) => canonical(&state),
+            Some(canonical) => canonical(state),
             None => state,
         };
         match inserter.insert(hasher.fingerprint(&state), NO_PARENT) {
@@ -649,7 +649,7 @@ where
                 continue;
             }
             let next = match shared.canonicalize {
-                Some(canonical) => canonical(&next),
+                Some(canonical) => canonical(next),
                 None => next,
             };
             let fp = self.hasher.fingerprint(&next);

@@ -35,12 +35,12 @@ pub(crate) fn replay<M>(
 ) -> (usize, Vec<M::Action>)
 where
     M: Model,
-    M::State: Hash,
+    M::State: Hash + Clone,
 {
     let hasher = Fingerprinter::default();
     let key = |state: &M::State| {
         stored_key(match canonicalize {
-            Some(canonical) => hasher.fingerprint(&canonical(state)),
+            Some(canonical) => hasher.fingerprint(&canonical(state.clone())),
             None => hasher.fingerprint(state),
         })
     };

@@ -31,7 +31,7 @@ pub fn opts(threads: usize) -> NativeOptions {
 pub fn native<M>(model: &M, threads: usize) -> NativeOutcome<M::Action>
 where
     M: Model + Sync,
-    M::State: Hash + Send,
+    M::State: Hash + Clone + Send,
 {
     check(model, &opts(threads), None)
 }
