@@ -62,22 +62,7 @@ fn series_import_plans_upgrade_and_downgrade_and_finds_the_module_exit_hazard() 
             "unload_module livepatch_shadow_fix1",
         ]
     );
-    let r = check_scenario(
-        Path::new("series.json"),
-        sc.clone(),
-        EngineKind::Native,
-        &Bounds {
-            threads: 2,
-            no_liveness: true,
-            ..Bounds::default()
-        },
-    );
-    assert!(r.complete);
-    let uaf = r
-        .properties
-        .iter()
-        .find(|p| p.id == "shadow-no-use-after-free")
-        .unwrap();
+    let uaf = shadow_verdict("series.json", sc.clone());
     assert_eq!(uaf.status.as_str(), "violated");
     let trace = uaf.trace.as_ref().expect("a counterexample");
     // The route starts with fix1 (a plan step), not fix2 on a clean system.
@@ -137,8 +122,14 @@ fn stacked_samples_hold_shadow_no_use_after_free() {
     let json = klp_import::to_json(&imported.spec);
     let spec = klp_model::parse_spec(&json).expect("the imported JSON parses");
     let sc = klp_model::Scenario::compile(&spec, "stacked").expect("the import compiles");
+    assert_eq!(shadow_verdict("stacked.json", sc).status.as_str(), "holds");
+}
+
+/// The native search's shadow-no-use-after-free result on `sc` (a complete
+/// search at 2 threads, no liveness pass).
+fn shadow_verdict(name: &str, sc: klp_model::Scenario) -> klp_reports::PropertyReport {
     let r = check_scenario(
-        Path::new("stacked.json"),
+        Path::new(name),
         sc,
         EngineKind::Native,
         &Bounds {
@@ -148,10 +139,8 @@ fn stacked_samples_hold_shadow_no_use_after_free() {
         },
     );
     assert!(r.complete);
-    let uaf = r
-        .properties
-        .iter()
+    r.properties
+        .into_iter()
         .find(|p| p.id == "shadow-no-use-after-free")
-        .unwrap();
-    assert_eq!(uaf.status.as_str(), "holds");
+        .unwrap()
 }
