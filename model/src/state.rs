@@ -478,12 +478,9 @@ fn task_byte(t: &Task) -> u8 {
     life | (state_byte(t.patch_state) << 2) | (t.tif_patch_pending as u8) << 4
 }
 
+/// `KlpState` as 0..=2 (its /proc value, -1..=1, shifted).
 fn state_byte(k: KlpState) -> u8 {
-    match k {
-        KlpState::Idle => 0,
-        KlpState::Unpatched => 1,
-        KlpState::Patched => 2,
-    }
+    (k.proc_value() + 1) as u8
 }
 
 /// A fixed stack buffer that hands its bytes to the hasher when full and
@@ -501,6 +498,10 @@ impl<'h, H: std::hash::Hasher> OneShot<'h, H> {
         if self.len + b.len() > self.buf.len() {
             self.h.write(&self.buf[..self.len]);
             self.len = 0;
+            if b.len() > self.buf.len() {
+                self.h.write(b);
+                return;
+            }
         }
         self.buf[self.len..self.len + b.len()].copy_from_slice(b);
         self.len += b.len();
@@ -585,5 +586,76 @@ impl std::hash::Hash for State {
         o.bytes(&self.violations.to_le_bytes());
         o.byte(self.klp_forced as u8 | (self.klp_states_pre_unpatch_replaced_called as u8) << 1);
         o.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{parse_spec, Scenario};
+    use std::hash::{BuildHasher, BuildHasherDefault};
+
+    fn fp(s: &State) -> u64 {
+        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(s)
+    }
+
+    /// The one-shot encoding agrees with `Eq` (equal states, equal hashes)
+    /// and tells apart states that differ in one field each, including
+    /// ones whose bytes would run together without the length prefixes.
+    #[test]
+    fn one_shot_hash_agrees_with_eq_and_separates_fields() {
+        let spec = parse_spec(
+            r#"{"spec_version": 1,
+                "objects": {"vmlinux": {"funcs": ["f", "g"]}},
+                "shadow_vars": {"V": {"parent": "obj", "id": "1"}},
+                "patches": {"P1": {"objects": {"vmlinux": {"funcs": {"f": {}}}}},
+                            "P2": {"objects": {"vmlinux": {"funcs": {"g": {}}}}}},
+                "tasks": {"count": 2, "entry": ["f"]}}"#,
+        )
+        .unwrap();
+        let sc = Scenario::compile(&spec, "unit").unwrap();
+        let boot = State::boot(&sc, 2);
+        assert_eq!(fp(&boot), fp(&boot.clone()));
+        let frame = Frame {
+            func: 0,
+            code: Impl::Patch { patch: 0, load: 1 },
+        };
+        let mut variants: Vec<State> = vec![boot.clone()];
+        let mut push = |f: &dyn Fn(&mut State)| {
+            let mut s = boot.clone();
+            f(&mut s);
+            variants.push(s);
+        };
+        push(&|s| s.tasks[0].frames.push(frame));
+        push(&|s| s.tasks[1].frames.push(frame));
+        push(&|s| s.tasks[0].tif_patch_pending = true);
+        push(&|s| s.tasks[0].patch_state = KlpState::Patched);
+        push(&|s| s.idle_tasks[0].patch_state = KlpState::Unpatched);
+        push(&|s| s.func_stacks[0].push(0));
+        push(&|s| s.func_stacks[1].push(0));
+        push(&|s| s.klp_patches.push(0));
+        push(&|s| {
+            s.klp_patches.push(0);
+            s.func_stacks[0].push(1);
+        });
+        push(&|s| s.klp_transition_patch = Some(0));
+        push(&|s| s.klp_target_state = KlpState::Patched);
+        push(&|s| s.klp_op = Some(KlpOp::FirstTry { patch: 0 }));
+        push(&|s| s.shadow = 1);
+        push(&|s| s.shadow_freed = 1);
+        push(&|s| s.sysmods = 1);
+        push(&|s| s.modules_loaded ^= 2);
+        push(&|s| s.klp_forced = true);
+        push(&|s| s.klp_states_pre_unpatch_replaced_called = true);
+        push(&|s| s.violations = 1);
+        push(&|s| s.plan_pos = 1);
+        push(&|s| s.patches[1].enabled = true);
+        push(&|s| s.patches[0].nops = 1);
+        for (i, a) in variants.iter().enumerate() {
+            for (j, b) in variants.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "variants {i} and {j} are equal");
+                assert_ne!(fp(a), fp(b), "variants {i} and {j} hash alike");
+            }
+        }
     }
 }

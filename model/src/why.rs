@@ -221,16 +221,11 @@ pub fn why_violated(sc: &Scenario, s: &State, id: &str, last: Option<&Action>) -
                 })
             })
         }
-        "shadow-no-use-after-free" => running(sc, s, |c| c.uses_shadow & !s.shadow)
-            .map(|(i, f, code, v)| {
+        "shadow-no-use-after-free" => {
+            let says = |(i, f, code, v): (usize, u8, Impl, usize), what: &str| {
                 let var = &sc.shadow_vars[v];
-                let how = if s.shadow_freed & (1 << v) != 0 {
-                    "it was freed"
-                } else {
-                    "it was never allocated"
-                };
                 format!(
-                    "{} runs {}() in {}, which uses shadow variable {} (<{}, {}>) without a NULL check, and that variable does not exist ({how})",
+                    "{} runs {}() in {}, which {what} shadow variable {} (<{}, {}>)",
                     task(i),
                     func(sc, f),
                     code_of(sc, code),
@@ -238,23 +233,28 @@ pub fn why_violated(sc: &Scenario, s: &State, id: &str, last: Option<&Action>) -
                     var.parent,
                     var.id
                 )
-            })
-            .or_else(|| {
-                running(sc, s, |c| c.uses_shadow_if_present & s.shadow_freed).map(
-                    |(i, f, code, v)| {
-                        let var = &sc.shadow_vars[v];
+            };
+            running(sc, s, |c| c.uses_shadow & !s.shadow)
+                .map(|r| {
+                    let how = if s.shadow_freed & (1 << r.3) != 0 {
+                        "it was freed"
+                    } else {
+                        "it was never allocated"
+                    };
+                    format!(
+                        "{} without a NULL check, and that variable does not exist ({how})",
+                        says(r, "uses")
+                    )
+                })
+                .or_else(|| {
+                    running(sc, s, |c| c.uses_shadow_if_present & s.shadow_freed).map(|r| {
                         format!(
-                            "{} runs {}() in {}, which gets shadow variable {} (<{}, {}>) NULL-checked and relies on it, and that variable was allocated and then freed (its data destroyed under this code, e.g. by another patch's free or module_exit)",
-                            task(i),
-                            func(sc, f),
-                            code_of(sc, code),
-                            var.name,
-                            var.parent,
-                            var.id
+                            "{} NULL-checked and relies on it, and that variable was allocated and then freed (its data destroyed under this code, e.g. by another patch's free or module_exit)",
+                            says(r, "gets")
                         )
-                    },
-                )
-            }),
+                    })
+                })
+        }
         "code-requirements-met" => {
             if let Some((i, f, code, m)) = running(sc, s, |c| c.needs & !s.sysmods) {
                 return Some(format!(
