@@ -129,9 +129,10 @@ pub struct AllResults {
 
 /// Runs the search with coverage and liveness inside it where it can: the
 /// native engine counts actions in its own search, and records the state
-/// graph for liveness when it searches without symmetry reduction (the
-/// liveness graph is the full one), so `check --no-symmetry` is one search.
-/// With symmetry, liveness takes a second native search of the full graph;
+/// graph for liveness in the same search: the full graph without symmetry
+/// reduction, the annotated quotient with it (which decides "holds"; a
+/// possible violation takes a second search of the full graph for its
+/// lasso, as does a scenario whose fairness names tasks);
 /// with a stateright engine, coverage and liveness take one native search
 /// (with the search's symmetry setting for coverage, none for liveness:
 /// two when they differ).
@@ -162,6 +163,25 @@ pub fn run_all(
             AllResults {
                 coverage: passes.coverage.then(|| coverage_of(&run)),
                 liveness: Some(liveness_of(&run)),
+                outcome: run.outcome,
+            }
+        }
+        EngineKind::Native
+            if passes.liveness && bounds.symmetry && crate::liveness::quotient_applies(model) =>
+        {
+            // One search: the quotient graph decides liveness when every
+            // obligation holds; else the full graph gives the verdict and
+            // a concrete lasso (a second search, as without the quotient).
+            let hooks = KlpHooks::<true>::symmetric(model, passes.coverage);
+            let run = run_native_hooked(model, bounds, &hooks, "search", None, progress);
+            let liveness = run
+                .graph
+                .as_ref()
+                .and_then(|g| crate::liveness::quotient_verdicts(model, g, run.graph_complete()))
+                .unwrap_or_else(|| crate::liveness::full_liveness(model, bounds, progress));
+            AllResults {
+                coverage: passes.coverage.then(|| coverage_of(&run)),
+                liveness: Some(liveness),
                 outcome: run.outcome,
             }
         }
@@ -229,10 +249,16 @@ const NATIVE_FIRST_TABLE: usize = 24 << 20;
 /// make the first allocation fail).
 const PINNED_FIRST_TABLE_MAX: usize = 1 << 30;
 
-/// The first table without `--memory`: [`NATIVE_FIRST_TABLE`], or big
-/// enough for the scenario's pinned unique-state count (the symmetry pin
-/// with symmetry, else the plain one, which bounds both), so that a pinned
-/// scenario is searched once instead of restarted on a full table.
+/// The smallest first table a pinned count gets (a pin too small for the
+/// scenario as edited costs one restart with four times the table).
+const PINNED_FIRST_TABLE_MIN: usize = 1 << 20;
+
+/// The first table without `--memory`: [`NATIVE_FIRST_TABLE`], or, for a
+/// scenario with a pinned unique-state count (the symmetry pin with
+/// symmetry, else the plain one, which bounds both), the table that holds
+/// that count: a pinned scenario is searched once instead of restarted on
+/// a full table, and a small one does not pay for 24 MiB of table (and as
+/// much again of liveness graph slots).
 fn first_table(model: &KlpModel, symmetry: bool) -> usize {
     let sc = &model.sc;
     let pin = if symmetry {
@@ -243,7 +269,7 @@ fn first_table(model: &KlpModel, symmetry: bool) -> usize {
     };
     match pin {
         Some(n) => crate::engine::NativeOptions::memory_for_states(n)
-            .clamp(NATIVE_FIRST_TABLE, PINNED_FIRST_TABLE_MAX),
+            .clamp(PINNED_FIRST_TABLE_MIN, PINNED_FIRST_TABLE_MAX),
         None => NATIVE_FIRST_TABLE,
     }
 }
@@ -561,9 +587,11 @@ mod tests {
         sc.expected_unique_states = Some(6_000_000);
         assert_eq!(table(&sc, false), (1 << 23) * 12);
         assert_eq!(table(&sc, true), (1 << 23) * 12);
-        // With symmetry the symmetry pin decides; never below the default.
+        // With symmetry the symmetry pin decides; never below the minimum.
         sc.expected_unique_states_symmetry = Some(10);
-        assert_eq!(table(&sc, true), NATIVE_FIRST_TABLE);
+        assert_eq!(table(&sc, true), PINNED_FIRST_TABLE_MIN);
+        sc.expected_unique_states_symmetry = Some(291_589);
+        assert_eq!(table(&sc, true), (1 << 19) * 12);
         // A wrong, huge pin cannot ask for more than the cap.
         sc.expected_unique_states = Some(u64::MAX / 2);
         assert_eq!(table(&sc, false), PINNED_FIRST_TABLE_MAX);

@@ -40,6 +40,7 @@ use klp_model::{Action, KlpModel, State};
 use stateright::Model;
 
 use crate::coverage::CoverageLocal;
+use crate::engine::hooks::EdgeLabel;
 use crate::engine::{Hooks, StateGraph};
 use crate::engines::{Bounds, Snapshot};
 
@@ -197,7 +198,7 @@ impl Layout {
 
     /// Adds what `a` (enabled in `s`, leading to `next`) says to the label
     /// and answers the edge label to keep (class index + 1, 0 for none).
-    fn edge(&self, s: &State, node: &mut u64, a: &Action, next: &State) -> Option<u8> {
+    fn edge(&self, s: &State, node: &mut u64, a: &Action, next: &State) -> Option<EdgeLabel> {
         let class = class_of(a, s.tasks.len()).map(|c| self.class_index(c));
         if let Some(i) = class {
             *node |= 1 << (self.class_shift + i as u32);
@@ -210,7 +211,7 @@ impl Layout {
         if pending & self.pending_bits(next) == 0 {
             return None;
         }
-        Some(class.map_or(0, |i| i as u8 + 1))
+        Some(class.map_or(0, |i| i as EdgeLabel + 1))
     }
 
     fn pending(&self, label: u64, k: usize) -> bool {
@@ -248,6 +249,9 @@ pub struct KlpHooks<'m, const GRAPH: bool> {
     /// bits than a label has: then no graph edge is kept and liveness is
     /// unknown).
     layout: Result<Layout, String>,
+    /// The search reduces by symmetry: each kept edge also carries the
+    /// permutations that canonicalise its target ([`quotient_verdicts`]).
+    symmetric: bool,
 }
 
 impl<'m, const GRAPH: bool> KlpHooks<'m, GRAPH> {
@@ -256,6 +260,17 @@ impl<'m, const GRAPH: bool> KlpHooks<'m, GRAPH> {
             model,
             coverage,
             layout: Layout::new(model),
+            symmetric: false,
+        }
+    }
+
+    /// Hooks for a search with symmetry reduction: the graph is the
+    /// quotient, its edges annotated with the canonicalising permutations
+    /// ([`quotient_verdicts`] reads it).
+    pub fn symmetric(model: &'m KlpModel, coverage: bool) -> Self {
+        KlpHooks {
+            symmetric: true,
+            ..KlpHooks::new(model, coverage)
         }
     }
 }
@@ -283,7 +298,7 @@ impl<const GRAPH: bool> Hooks<KlpModel> for KlpHooks<'_, GRAPH> {
         s: &State,
         node: &mut u64,
         a: Action,
-    ) -> (Option<State>, Option<u8>) {
+    ) -> (Option<State>, Option<EdgeLabel>) {
         let kept = (self.coverage || GRAPH).then(|| a.clone());
         let next = self.model.next_state(s, a);
         let Some(a) = kept else {
@@ -293,19 +308,25 @@ impl<const GRAPH: bool> Hooks<KlpModel> for KlpHooks<'_, GRAPH> {
             local.count(&a, next.as_ref().map(|n| n != s));
         }
         let label = match (&next, &self.layout, GRAPH) {
-            (Some(n), Ok(l), true) => l.edge(s, node, &a, n),
+            (Some(n), Ok(l), true) => {
+                l.edge(s, node, &a, n)
+                    .map(|c| if self.symmetric { c | perm_bits(n) } else { c })
+            }
             _ => None,
         };
         (next, label)
     }
 }
 
-/// Strongly connected components of the states pending for obligation `k`
-/// over the kept edges between them (iterative Tarjan). Returns the
-/// component per slot (u32::MAX when not pending) and the count.
-fn sccs(g: &StateGraph, lay: &Layout, k: usize) -> (Vec<u32>, u32) {
-    let n = g.capacity();
-    let keep = |v: u32| g.expanded(v) && lay.pending(g.label(v), k);
+/// Strongly connected components of the nodes `0..n` that `keep`
+/// (iterative Tarjan): the component of each node (u32::MAX when not kept)
+/// and the count. `succ(v, out)` pushes the successors of `v`; those not
+/// kept are skipped.
+fn tarjan(
+    n: usize,
+    keep: impl Fn(u32) -> bool,
+    mut succ: impl FnMut(u32, &mut Vec<u32>),
+) -> (Vec<u32>, u32) {
     let mut comp = vec![u32::MAX; n];
     let mut idx = vec![u32::MAX; n];
     let mut low = vec![0u32; n];
@@ -313,18 +334,23 @@ fn sccs(g: &StateGraph, lay: &Layout, k: usize) -> (Vec<u32>, u32) {
     let mut stack: Vec<u32> = Vec::new();
     let mut next_index = 0u32;
     let mut ncomp = 0u32;
+    let mut succs = |v: u32| -> Vec<u32> {
+        let mut out = Vec::new();
+        succ(v, &mut out);
+        out.retain(|&w| keep(w));
+        out
+    };
     for root in 0..n as u32 {
         if idx[root as usize] != u32::MAX || !keep(root) {
             continue;
         }
         let mut call: Vec<(u32, Vec<u32>, usize)> = Vec::new();
-        let succ = |v: u32| -> Vec<u32> { g.edges(v).map(|e| e.0).filter(|&w| keep(w)).collect() };
         idx[root as usize] = next_index;
         low[root as usize] = next_index;
         next_index += 1;
         stack.push(root);
         on_stack[root as usize] = true;
-        call.push((root, succ(root), 0));
+        call.push((root, succs(root), 0));
         while let Some((v, ws, ei)) = call.last_mut() {
             let v = *v;
             if *ei < ws.len() {
@@ -336,7 +362,7 @@ fn sccs(g: &StateGraph, lay: &Layout, k: usize) -> (Vec<u32>, u32) {
                     next_index += 1;
                     stack.push(w);
                     on_stack[w as usize] = true;
-                    call.push((w, succ(w), 0));
+                    call.push((w, succs(w), 0));
                 } else if on_stack[w as usize] {
                     low[v as usize] = low[v as usize].min(idx[w as usize]);
                 }
@@ -361,6 +387,17 @@ fn sccs(g: &StateGraph, lay: &Layout, k: usize) -> (Vec<u32>, u32) {
     (comp, ncomp)
 }
 
+/// Strongly connected components of the states pending for obligation `k`
+/// over the kept edges between them. Returns the component per slot
+/// (u32::MAX when not pending) and the count.
+fn sccs(g: &StateGraph, lay: &Layout, k: usize) -> (Vec<u32>, u32) {
+    tarjan(
+        g.capacity(),
+        |v| g.expanded(v) && lay.pending(g.label(v), k),
+        |v, out| out.extend(g.edges(v).map(|e| e.0)),
+    )
+}
+
 /// Tasks that must return to user space infinitely often.
 fn just_tasks(model: &KlpModel, lay: &Layout) -> Vec<usize> {
     (0..lay.tasks)
@@ -371,7 +408,7 @@ fn just_tasks(model: &KlpModel, lay: &Layout) -> Vec<usize> {
 /// A lasso as graph slots: the state the prefix leads to, and the loop's
 /// steps `(target, class index + 1 the step must take, or 0 for any
 /// non-admin action)`.
-type SlotLasso = (u32, Vec<(u32, u8)>);
+type SlotLasso = (u32, Vec<(u32, EdgeLabel)>);
 
 /// Finds a fair lasso that stays in states pending for obligation `k`.
 fn find_lasso(model: &KlpModel, g: &StateGraph, lay: &Layout, k: usize) -> Option<SlotLasso> {
@@ -425,7 +462,7 @@ fn find_lasso(model: &KlpModel, g: &StateGraph, lay: &Layout, k: usize) -> Optio
             }
             let edge = m.iter().find_map(|&s| {
                 g.edges(s)
-                    .find(|&(w, l)| l as usize == cl + 1 && comp[w as usize] == c)
+                    .find(|&(w, l)| class_label(l) == cl + 1 && comp[w as usize] == c)
                     .map(|(w, l)| (s, w, l))
             });
             match edge {
@@ -491,7 +528,7 @@ fn find_lasso(model: &KlpModel, g: &StateGraph, lay: &Layout, k: usize) -> Optio
 }
 
 /// Shortest path from `from` to `to` inside component `c`, as steps.
-fn path_within(g: &StateGraph, comp: &[u32], c: u32, from: u32, to: u32) -> Vec<(u32, u8)> {
+fn path_within(g: &StateGraph, comp: &[u32], c: u32, from: u32, to: u32) -> Vec<(u32, EdgeLabel)> {
     if from == to {
         return vec![];
     }
@@ -533,9 +570,9 @@ fn lasso_actions(
         let (a, next) = g
             .step(model, None, &state, target, |a| {
                 !is_admin(a)
-                    && (class == 0
+                    && (class_label(class) == 0
                         || class_of(a, state.tasks.len()).map(|c| lay.class_index(c) + 1)
-                            == Some(class as usize))
+                            == Some(class_label(class)))
             })
             .expect("a recorded edge replays");
         lp.push(a);
@@ -587,13 +624,37 @@ pub fn from_graph(
 }
 
 /// Checks both liveness properties with a native search of its own that
-/// records the graph (without symmetry reduction, whatever `bounds` say),
-/// within `bounds` (`--timeout` as the whole command's deadline,
-/// `--max-states`, `--memory`); when a bound stops it, both are unknown
-/// (never `holds` from a partial graph). `check` does without this second
-/// search when its own search runs without symmetry: the graph is then
-/// recorded there ([`crate::engines::run_all`]).
+/// records the graph, within `bounds` (`--timeout` as the whole command's
+/// deadline, `--max-states`, `--memory`); when a bound stops it, both are
+/// unknown (never `holds` from a partial graph). With symmetry, and
+/// fairness that names no task, the search is the symmetric one and the
+/// quotient decides "holds" ([`quotient_verdicts`]); otherwise, or when the
+/// quotient finds a component that may be fair, the full graph is searched
+/// ([`full_liveness`]). `check` with the native engine records the graph
+/// in its own search instead ([`crate::engines::run_all`]).
 pub fn check_liveness(
+    model: &KlpModel,
+    bounds: &Bounds,
+    progress: &mut dyn FnMut(&Snapshot),
+) -> Vec<LivenessResult> {
+    if bounds.symmetry && quotient_applies(model) {
+        let hooks = KlpHooks::<true>::symmetric(model, false);
+        let run =
+            crate::engines::run_native_hooked(model, bounds, &hooks, "liveness", None, progress);
+        if let Some(v) = run
+            .graph
+            .as_ref()
+            .and_then(|g| quotient_verdicts(model, g, run.graph_complete()))
+        {
+            return v;
+        }
+    }
+    full_liveness(model, bounds, progress)
+}
+
+/// Both liveness properties on the full graph: a native search of its own
+/// without symmetry reduction (whatever `bounds` say), within `bounds`.
+pub(crate) fn full_liveness(
     model: &KlpModel,
     bounds: &Bounds,
     progress: &mut dyn FnMut(&Snapshot),
@@ -633,4 +694,525 @@ pub fn skipped() -> Vec<LivenessResult> {
             unknown: Some("--no-liveness".to_string()),
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------
+// Liveness on the symmetry quotient.
+//
+// With symmetry reduction the search records the quotient graph: a node is
+// a canonical state (tasks sorted, idle tasks sorted), and each kept edge
+// `q -> q'` also carries the two permutations that canonicalise the
+// successor: where each task (and each CPU's idle task) of the successor
+// `r` sits in `q' = canonical(r)` (Emerson and Sistla's annotated quotient
+// structure). Justice is per task (each just task returns to user space)
+// and weak fairness of `IdleLoop` is per CPU, so a quotient component alone
+// says nothing about them: a component where "some task" is at user space
+// in every state may be one where one task stays in the kernel forever
+// while the others take turns, or one where they all take turns (sorting
+// puts the task at user space first either way). The permutations let the
+// check follow one task (one CPU) through the component: the product of
+// the component with the positions `0..n`, edge `(q, i) -> (q', σ(i))`.
+//
+// The condition, for a quotient component C of pending states: the
+// symmetric classes as in the full graph (each fair class disabled in some
+// state of C or taken inside C), and for every position `i` of one state
+// `q0` of C, the product component of `(q0, i)` (inside C) has a cycle and
+// a witness: a state where the tracked task is at user space (for tasks),
+// a state where the tracked CPU's `IdleLoop` is disabled or an edge where
+// it is taken (for CPUs). It is exact:
+// - necessary: a fair cycle of the full graph maps onto C (every concrete
+//   state over C lies on a cycle through a concrete copy of q0, by lifting
+//   quotient cycles and repeating them until the permutation returns); a
+//   concrete task followed around that cycle, repeated until the
+//   permutation accumulated at q0 is the identity again, is a product
+//   cycle through `(q0, i)` that passes its witness;
+// - sufficient: a product cycle from `(q0, i)` with its witness lifts, from
+//   the concrete state q0, to a path that ends at a copy of q0 with the
+//   task back at `i`; repeating it (the copies form a cycle of a finite
+//   group) returns to q0 itself, a cycle through q0 that passes the
+//   task's witness; the cycles of all tasks and CPUs, joined at q0, are one
+//   fair cycle (the model's steps commute with task and CPU permutations:
+//   that is what makes the symmetry reduction sound for safety too).
+// The quotient decides "holds" alone; when it finds a component that may
+// be fair, the verdict and the concrete lasso come from the full graph
+// (`full_liveness`), so every counterexample is a concrete run.
+// checker/tests/liveness_quotient.rs compares both on every spec.
+// ---------------------------------------------------------------------
+
+/// Where a symmetric search's edge label keeps the task permutation's rank
+/// (16 bits: at most 8 task slots, 8! < 2^16) and the CPU permutation's
+/// (5 bits: at most 4 CPUs); the low byte is the class index + 1.
+const TASK_PERM_SHIFT: u32 = 8;
+const CPU_PERM_SHIFT: u32 = 24;
+
+/// The class field of an edge label (class index + 1, 0 for none).
+fn class_label(l: EdgeLabel) -> usize {
+    (l & 0xff) as usize
+}
+
+/// Where each element of `xs` lands when they are sorted (as
+/// `State::into_canonical` sorts tasks and idle tasks: equal elements are
+/// equal, so which of them goes first does not change the sorted state).
+fn sorted_positions<T: Ord>(xs: &[T]) -> [u8; 8] {
+    let mut order = [0u8, 1, 2, 3, 4, 5, 6, 7];
+    let order = &mut order[..xs.len()];
+    order.sort_by(|&a, &b| xs[a as usize].cmp(&xs[b as usize]));
+    let mut pos = [0u8; 8];
+    for (rank, &i) in order.iter().enumerate() {
+        pos[i as usize] = rank as u8;
+    }
+    pos
+}
+
+/// The rank of a permutation of `0..p.len()` (Lehmer code).
+fn perm_rank(p: &[u8]) -> u32 {
+    let n = p.len();
+    let mut r = 0u32;
+    for i in 0..n {
+        let smaller = p[i + 1..].iter().filter(|&&x| x < p[i]).count();
+        r = r * (n - i) as u32 + smaller as u32;
+    }
+    r
+}
+
+/// The permutation of `0..n` with rank `r` ([`perm_rank`]'s inverse).
+fn perm_unrank(mut r: u32, n: usize) -> [u8; 8] {
+    let mut digits = [0u8; 8];
+    for i in (0..n).rev() {
+        let base = (n - i) as u32;
+        digits[i] = (r % base) as u8;
+        r /= base;
+    }
+    let mut left = [0u8, 1, 2, 3, 4, 5, 6, 7];
+    let mut len = n;
+    let mut p = [0u8; 8];
+    for i in 0..n {
+        let d = digits[i] as usize;
+        p[i] = left[d];
+        left.copy_within(d + 1..len, d);
+        len -= 1;
+    }
+    p
+}
+
+/// The permutation bits of an edge to the (not yet canonical) successor
+/// `next`.
+fn perm_bits(next: &State) -> EdgeLabel {
+    let t = sorted_positions(&next.tasks);
+    let c = sorted_positions(&next.idle_tasks);
+    perm_rank(&t[..next.tasks.len()]) << TASK_PERM_SHIFT
+        | perm_rank(&c[..next.idle_tasks.len()]) << CPU_PERM_SHIFT
+}
+
+/// Whether the quotient can decide liveness: the fairness assumptions name
+/// no task (`fairness.may_block_forever` and `fairness.interruptible` make
+/// tasks unequal; the full graph is searched then).
+pub fn quotient_applies(model: &KlpModel) -> bool {
+    let f = &model.sc.fairness;
+    f.may_block_forever.is_empty() && f.interruptible.is_empty()
+}
+
+/// One component `members` (component `c` of `comp`) followed per entity
+/// (task or CPU): for every position `i` of `members[0]`, whether the
+/// product component of `(members[0], i)` has a cycle and a witness
+/// (`node_w(slot, i)`, or an edge inside it with `edge_w(label, i)`, `i`
+/// the tracked position at the edge's source). `local` maps a member's slot
+/// to its index in `members` (other slots are not read).
+#[allow(clippy::too_many_arguments)]
+fn tracked_fair(
+    g: &StateGraph,
+    comp: &[u32],
+    c: u32,
+    members: &[u32],
+    local: &[u32],
+    n: usize,
+    perm_of: impl Fn(EdgeLabel) -> [u8; 8],
+    node_w: impl Fn(u32, usize) -> bool,
+    edge_w: impl Fn(EdgeLabel, usize) -> bool,
+) -> bool {
+    if n == 0 {
+        return true;
+    }
+    let inside = |w: u32| comp[w as usize] == c;
+    let (pcomp, npcomp) = tarjan(
+        members.len() * n,
+        |_| true,
+        |v, out| {
+            let (a, i) = (v as usize / n, v as usize % n);
+            for (w, l) in g.edges(members[a]) {
+                if inside(w) {
+                    out.push(local[w as usize] * n as u32 + perm_of(l)[i] as u32);
+                }
+            }
+        },
+    );
+    // Per product component: has a cycle, has a witness.
+    let mut size = vec![0u32; npcomp as usize];
+    let mut cycle = vec![false; npcomp as usize];
+    let mut witness = vec![false; npcomp as usize];
+    for (a, &slot) in members.iter().enumerate() {
+        for i in 0..n {
+            let pc = pcomp[a * n + i] as usize;
+            size[pc] += 1;
+            if node_w(slot, i) {
+                witness[pc] = true;
+            }
+        }
+        for (w, l) in g.edges(slot) {
+            if !inside(w) {
+                continue;
+            }
+            let p = perm_of(l);
+            let b = local[w as usize] as usize;
+            for i in 0..n {
+                let (from, to) = (pcomp[a * n + i], pcomp[b * n + p[i] as usize]);
+                if from == to {
+                    cycle[from as usize] |= a * n + i == b * n + p[i] as usize;
+                    if edge_w(l, i) {
+                        witness[from as usize] = true;
+                    }
+                }
+            }
+        }
+    }
+    (0..n).all(|i| {
+        let pc = pcomp[i] as usize;
+        (size[pc] > 1 || cycle[pc]) && witness[pc]
+    })
+}
+
+/// Whether the quotient graph `g` of a symmetric search may hold a fair
+/// lasso that stays in states pending for obligation `k` (false: it holds
+/// no such lasso, and neither does the full graph).
+fn quotient_may_fail(g: &StateGraph, lay: &Layout, k: usize) -> bool {
+    let all_user = |l: u64| (0..lay.tasks).all(|t| lay.at_user(l, t));
+    let stutter = (0..g.capacity() as u32).any(|s| {
+        g.expanded(s) && {
+            let l = g.label(s);
+            lay.pending(l, k) && !lay.any_fair_enabled(l) && all_user(l)
+        }
+    });
+    if stutter {
+        return true;
+    }
+    let (comp, ncomp) = sccs(g, lay, k);
+    let mut members: Vec<Vec<u32>> = vec![vec![]; ncomp as usize];
+    for (s, &c) in comp.iter().enumerate() {
+        if c != u32::MAX {
+            members[c as usize].push(s as u32);
+        }
+    }
+    let cpus: Vec<usize> = lay
+        .classes
+        .iter()
+        .filter(|c| matches!(c, Class::IdleLoop(_)))
+        .map(|&c| lay.class_index(c))
+        .collect();
+    let fair_classes: Vec<usize> = (0..lay.classes.len())
+        .filter(|&i| lay.fair >> i & 1 != 0)
+        .collect();
+    let symmetric: Vec<usize> = fair_classes
+        .iter()
+        .copied()
+        .filter(|i| !cpus.contains(i))
+        .collect();
+    let mut local = vec![0u32; g.capacity()];
+    for (c, m) in members.iter().enumerate() {
+        let c = c as u32;
+        let has_cycle = m.len() > 1 || m.iter().any(|&s| g.edges(s).any(|(w, _)| w == s));
+        let terminal = m.len() == 1 && !lay.has_nonadmin(g.label(m[0]));
+        if !has_cycle && !terminal {
+            continue;
+        }
+        if !has_cycle {
+            // One state, no step of the kernel or a task: a run stays
+            // there if nothing fair is enabled and every task is at user
+            // space (no edge is kept, so none can be taken).
+            let l = g.label(m[0]);
+            if fair_classes.iter().all(|&cl| !lay.enabled(l, cl)) && all_user(l) {
+                return true;
+            }
+            continue;
+        }
+        let symmetric_fair = symmetric.iter().all(|&cl| {
+            m.iter().any(|&s| !lay.enabled(g.label(s), cl))
+                || m.iter().any(|&s| {
+                    g.edges(s)
+                        .any(|(w, l)| class_label(l) == cl + 1 && comp[w as usize] == c)
+                })
+        });
+        if !symmetric_fair {
+            continue;
+        }
+        for (a, &s) in m.iter().enumerate() {
+            local[s as usize] = a as u32;
+        }
+        let cpus_fair = tracked_fair(
+            g,
+            &comp,
+            c,
+            m,
+            &local,
+            cpus.len(),
+            |l| perm_unrank(l >> CPU_PERM_SHIFT & 0x1f, cpus.len()),
+            |s, i| !lay.enabled(g.label(s), cpus[i]),
+            |l, i| class_label(l) == cpus[i] + 1,
+        );
+        if !cpus_fair {
+            continue;
+        }
+        let tasks_fair = tracked_fair(
+            g,
+            &comp,
+            c,
+            m,
+            &local,
+            lay.tasks,
+            |l| perm_unrank(l >> TASK_PERM_SHIFT & 0xffff, lay.tasks),
+            |s, i| lay.at_user(g.label(s), i),
+            |_, _| false,
+        );
+        if tasks_fair {
+            return true;
+        }
+    }
+    false
+}
+
+/// The liveness verdicts from the quotient graph of a symmetric search
+/// (recorded with [`KlpHooks::symmetric`]), or `None` when the quotient
+/// cannot decide them: a component that may hold a fair lasso (the full
+/// graph then gives the verdict and the concrete lasso), or a scenario
+/// whose labels do not fit.
+pub fn quotient_verdicts(
+    model: &KlpModel,
+    g: &StateGraph,
+    complete: Result<(), String>,
+) -> Option<Vec<LivenessResult>> {
+    if complete.is_err() {
+        return Some(from_graph(model, g, complete));
+    }
+    let lay = Layout::new(model).ok()?;
+    if !quotient_applies(model) {
+        return None;
+    }
+    if (0..=lay.patches).any(|k| quotient_may_fail(g, &lay, k)) {
+        return None;
+    }
+    Some(
+        ["transition-completes", "patch-freed"]
+            .into_iter()
+            .map(|id| LivenessResult {
+                id,
+                lasso: None,
+                unknown: None,
+            })
+            .collect(),
+    )
+}
+
+/// For the tests that hold the quotient to the full graph: per obligation
+/// (`transition-completes`, then `patch-freed` of each patch), whether the
+/// quotient graph of a symmetric search may hold a fair lasso, and whether
+/// the full graph holds one. `None` when the quotient does not apply or a
+/// search is incomplete within `bounds`.
+#[doc(hidden)]
+pub fn quotient_against_full(model: &KlpModel, bounds: &Bounds) -> Option<Vec<(bool, bool)>> {
+    if !quotient_applies(model) {
+        return None;
+    }
+    let lay = Layout::new(model).ok()?;
+    let run = |symmetry: bool| {
+        let hooks = if symmetry {
+            KlpHooks::<true>::symmetric(model, false)
+        } else {
+            KlpHooks::<true>::new(model, false)
+        };
+        let mut b = bounds.clone();
+        b.symmetry = symmetry;
+        crate::engines::run_native_hooked(model, &b, &hooks, "liveness", None, &mut |_| {})
+    };
+    let quotient = run(true);
+    let full = run(false);
+    quotient.graph_complete().ok()?;
+    full.graph_complete().ok()?;
+    let (q, f) = (quotient.graph.as_ref()?, full.graph.as_ref()?);
+    Some(
+        (0..=lay.patches)
+            .map(|k| {
+                (
+                    quotient_may_fail(q, &lay, k),
+                    find_lasso(model, f, &lay, k).is_some(),
+                )
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod quotient_tests {
+    use super::*;
+
+    /// Three interchangeable tasks, 1 in the kernel and 0 at user space, at
+    /// most one of them at user space: a task at user space enters the
+    /// kernel, and when all three are in, any one returns. Concretely each
+    /// task returns to user space again and again (they take turns); in
+    /// the quotient (sorted) the only task at user space is always at
+    /// position 0. Node label: bit `i` when position `i` is at user space.
+    struct TakeTurns;
+
+    impl stateright::Model for TakeTurns {
+        type State = [u8; 3];
+        type Action = usize;
+        fn init_states(&self) -> Vec<[u8; 3]> {
+            vec![[1, 1, 1]]
+        }
+        fn actions(&self, _: &[u8; 3], a: &mut Vec<usize>) {
+            a.extend(0..3);
+        }
+        fn next_state(&self, s: &[u8; 3], t: usize) -> Option<[u8; 3]> {
+            let mut n = *s;
+            match s[t] {
+                0 => n[t] = 1,
+                _ if s.iter().all(|&x| x == 1) => n[t] = 0,
+                _ => return None,
+            }
+            Some(n)
+        }
+    }
+
+    struct TurnHooks;
+
+    impl Hooks<TakeTurns> for TurnHooks {
+        type Local = ();
+        const GRAPH: bool = true;
+        const ACTIONS: bool = true;
+        fn local(&self) {}
+        fn node(&self, s: &[u8; 3]) -> u64 {
+            (0..3).fold(0, |l, i| l | ((s[i] == 0) as u64) << i)
+        }
+        fn step(
+            &self,
+            _: &mut (),
+            s: &[u8; 3],
+            _: &mut u64,
+            t: usize,
+        ) -> (Option<[u8; 3]>, Option<EdgeLabel>) {
+            let next = stateright::Model::next_state(&TakeTurns, s, t);
+            let label = next.map(|n| perm_rank(&sorted_positions(&n)[..3]) << TASK_PERM_SHIFT);
+            (next, label)
+        }
+    }
+
+    #[test]
+    fn following_a_task_through_the_quotient_sees_tasks_take_turns() {
+        let sort = |mut s: [u8; 3]| {
+            s.sort();
+            s
+        };
+        let opts = crate::engine::NativeOptions {
+            threads: 1,
+            symmetry: true,
+            ..Default::default()
+        };
+        let run = crate::engine::check_with(&TakeTurns, &opts, Some(&sort), &TurnHooks);
+        let g = run.graph.expect("the graph is recorded");
+        let (comp, ncomp) = tarjan(
+            g.capacity(),
+            |v| g.expanded(v),
+            |v, out| out.extend(g.edges(v).map(|e| e.0)),
+        );
+        assert_eq!(ncomp, 1, "the two quotient states are one component");
+        let members: Vec<u32> = (0..g.capacity() as u32)
+            .filter(|&v| comp[v as usize] == 0)
+            .collect();
+        assert_eq!(members.len(), 2);
+        let mut local = vec![0u32; g.capacity()];
+        for (a, &s) in members.iter().enumerate() {
+            local[s as usize] = a as u32;
+        }
+        let at_user = |s: u32, i: usize| g.label(s) >> i & 1 != 0;
+        // Positions 1 and 2 are never at user space in the quotient ...
+        for i in 1..3 {
+            assert!(members.iter().all(|&s| !at_user(s, i)));
+        }
+        // ... but every task is, followed with the permutations.
+        let followed = |perm: &dyn Fn(EdgeLabel) -> [u8; 8]| {
+            tracked_fair(&g, &comp, 0, &members, &local, 3, perm, at_user, |_, _| {
+                false
+            })
+        };
+        assert!(followed(&|l| perm_unrank(l >> TASK_PERM_SHIFT & 0xffff, 3)));
+        // Read off the representatives (no permutation), task 1 and 2 would
+        // seem to stay in the kernel forever: a fair cycle missed.
+        assert!(!followed(&|_| perm_unrank(0, 3)));
+    }
+
+    /// `perm_bits` says where each task of a successor lands in its
+    /// canonical form: `canonical.tasks[σ(i)] == next.tasks[i]`.
+    #[test]
+    fn the_edge_permutation_says_where_each_task_lands() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let l = crate::load::load(&root.join("specs/bench/bench-replace-3tasks.json")).unwrap();
+        let model = KlpModel::new(l.scenario);
+        assert_eq!(model.sc.tasks.count, 3);
+        let mut states = vec![model.init_states().swap_remove(0)];
+        let mut checked = 0;
+        while let Some(s) = states.pop() {
+            let mut actions = Vec::new();
+            model.actions(&s, &mut actions);
+            for a in actions {
+                let Some(next) = model.next_state(&s, a) else {
+                    continue;
+                };
+                let bits = perm_bits(&next);
+                let canon = next.clone().into_canonical();
+                let t = perm_unrank(bits >> TASK_PERM_SHIFT & 0xffff, next.tasks.len());
+                let c = perm_unrank(bits >> CPU_PERM_SHIFT & 0x1f, next.idle_tasks.len());
+                for (i, task) in next.tasks.iter().enumerate() {
+                    assert_eq!(&canon.tasks[t[i] as usize], task);
+                }
+                for (i, idle) in next.idle_tasks.iter().enumerate() {
+                    assert_eq!(&canon.idle_tasks[c[i] as usize], idle);
+                }
+                checked += 1;
+                if checked < 2000 {
+                    states.push(next);
+                }
+            }
+        }
+        assert!(checked >= 2000);
+    }
+
+    #[test]
+    fn permutation_ranks_round_trip() {
+        for n in 0..=8usize {
+            let count: u32 = (1..=n as u32).product();
+            let mut seen = std::collections::HashSet::new();
+            for r in 0..count {
+                let p = perm_unrank(r, n);
+                let mut sorted = p[..n].to_vec();
+                sorted.sort();
+                assert_eq!(sorted, (0..n as u8).collect::<Vec<_>>(), "rank {r} of {n}");
+                assert_eq!(perm_rank(&p[..n]), r);
+                assert!(seen.insert(p));
+            }
+        }
+        assert!(perm_rank(&[7, 6, 5, 4, 3, 2, 1, 0]) < 1 << 16);
+        assert!(perm_rank(&[3, 2, 1, 0]) < 1 << 5);
+    }
+
+    #[test]
+    fn sorted_positions_say_where_each_element_lands() {
+        let xs = [5, 1, 5, 0, 3];
+        let pos = sorted_positions(&xs);
+        let mut sorted = xs;
+        sorted.sort();
+        for (i, x) in xs.iter().enumerate() {
+            assert_eq!(sorted[pos[i] as usize], *x);
+        }
+        let mut p = pos[..5].to_vec();
+        p.sort();
+        assert_eq!(p, vec![0, 1, 2, 3, 4]);
+    }
 }

@@ -6,9 +6,9 @@
 //! The engine knows nothing of what the hooks compute: a [`Hooks`]
 //! implementation sees each expanded state and each of its actions with the
 //! successor, keeps per-thread counts in its [`Hooks::Local`], and labels
-//! nodes (48 bits) and the edges it wants kept (8 bits). The recorded
+//! nodes (56 bits) and the edges it wants kept (32 bits). The recorded
 //! [`StateGraph`] identifies states by their table slot and holds no state:
-//! about 16 bytes per slot plus 5 bytes per kept edge.
+//! about 16 bytes per slot plus 8 bytes per kept edge.
 
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +22,9 @@ use super::Canonicalize;
 /// Bits of a node label that belong to the hooks; the engine keeps the BFS
 /// depth above them (8 bits, saturating: it only orders states).
 pub const NODE_LABEL_BITS: u32 = 56;
+
+/// An edge's label: the hooks' own (32 bits; the engine only stores it).
+pub type EdgeLabel = u32;
 const LABEL_MASK: u64 = (1 << NODE_LABEL_BITS) - 1;
 
 /// Per-search callbacks. Every method is called by the worker thread that
@@ -58,7 +61,7 @@ pub trait Hooks<M: Model>: Sync {
         state: &M::State,
         node: &mut u64,
         action: M::Action,
-    ) -> (Option<M::State>, Option<u8>);
+    ) -> (Option<M::State>, Option<EdgeLabel>);
 }
 
 /// No hooks: the plain search.
@@ -75,7 +78,7 @@ impl<M: Model> Hooks<M> for NoHooks {
         _: &M::State,
         _: &mut u64,
         _: M::Action,
-    ) -> (Option<M::State>, Option<u8>) {
+    ) -> (Option<M::State>, Option<EdgeLabel>) {
         unreachable!("NoHooks::ACTIONS is false")
     }
 }
@@ -124,18 +127,37 @@ impl GraphSlots {
     }
 }
 
-/// A worker's edge lists: targets and labels, grouped by source state.
+/// Entries of an edge list chunk: 512 KiB of `(target, label)` pairs.
+const CHUNK: usize = 1 << 16;
+
+/// A worker's edges: `(target, label)` pairs grouped by source state, in
+/// fixed-size chunks (a list that grows never holds an old and a new copy of
+/// itself at once, as a doubling `Vec` does at its peak), each group inside
+/// one chunk. An entry's index is `chunk * CHUNK + offset`.
 #[derive(Default)]
 pub(crate) struct WorkerEdges {
-    targets: Vec<u32>,
-    labels: Vec<u8>,
+    chunks: Vec<Vec<(u32, EdgeLabel)>>,
     /// Source of the group being written and where it starts.
     open: Option<(u32, usize)>,
     /// Edges past a locator's count limit: `(source, target, label)`.
-    overflow: Vec<(u32, u32, u8)>,
+    overflow: Vec<(u32, u32, EdgeLabel)>,
 }
 
 impl WorkerEdges {
+    fn len(&self) -> usize {
+        self.chunks
+            .last()
+            .map_or(0, |c| (self.chunks.len() - 1) * CHUNK + c.len())
+    }
+
+    /// The open group's entries (`start` is its first index).
+    fn group(&self, start: usize) -> &[(u32, EdgeLabel)] {
+        match self.chunks.last() {
+            Some(c) if start < self.len() => &c[start % CHUNK..],
+            _ => &[],
+        }
+    }
+
     /// Adds the edge `source -> target` (successors of one state arrive
     /// together); a repeated `(target, label)` of the same source is kept
     /// once.
@@ -146,32 +168,47 @@ impl WorkerEdges {
         me: usize,
         source: u32,
         target: u32,
-        label: u8,
+        label: EdgeLabel,
     ) {
         match self.open {
             Some((s, _)) if s == source => {}
             _ => {
                 self.close(slots, me);
-                self.open = Some((source, self.targets.len()));
+                self.open = Some((source, self.len()));
             }
         }
-        let start = self.open.map_or(0, |(_, start)| start);
-        if (start..self.targets.len()).any(|i| self.targets[i] == target && self.labels[i] == label)
-        {
+        let mut start = self.open.map_or(0, |(_, start)| start);
+        let group = self.group(start);
+        if group.contains(&(target, label)) {
             return;
         }
-        if (self.targets.len() - start) as u64 >= LOC_COUNT_MAX {
+        if group.len() as u64 >= LOC_COUNT_MAX {
             self.overflow.push((source, target, label));
             return;
         }
-        self.targets.push(target);
-        self.labels.push(label);
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            // A new chunk; the open group moves into it whole.
+            let mut fresh = Vec::with_capacity(CHUNK);
+            let len = self.len();
+            if let Some(last) = self.chunks.last_mut() {
+                if start < len {
+                    fresh.extend(last.drain(start % CHUNK..));
+                }
+            }
+            self.chunks.push(fresh);
+            start = (self.chunks.len() - 1) * CHUNK;
+            self.open = Some((source, start));
+        }
+        self.chunks
+            .last_mut()
+            .expect("a chunk was added")
+            .push((target, label));
     }
 
     /// Publishes the open group's locator.
     pub(crate) fn close(&mut self, slots: &GraphSlots, me: usize) {
         if let Some((source, start)) = self.open.take() {
-            let count = (self.targets.len() - start) as u64;
+            let count = (self.len() - start) as u64;
             let loc = (me as u64) << LOC_WORKER_SHIFT | count << LOC_COUNT_SHIFT | start as u64;
             slots.locs[source as usize].store(loc, Ordering::Relaxed);
         }
@@ -187,10 +224,10 @@ pub struct StateGraph {
     pub table: FingerprintTable,
     nodes: Box<[AtomicU64]>,
     locs: Box<[AtomicU64]>,
-    targets: Vec<Vec<u32>>,
-    labels: Vec<Vec<u8>>,
+    /// Each worker's edge chunks ([`WorkerEdges`]).
+    edges: Vec<Vec<Vec<(u32, EdgeLabel)>>>,
     /// Edges kept outside the locators, sorted by source.
-    extra: Vec<(u32, u32, u8)>,
+    extra: Vec<(u32, u32, EdgeLabel)>,
 }
 
 impl StateGraph {
@@ -198,24 +235,22 @@ impl StateGraph {
         table: FingerprintTable,
         slots: GraphSlots,
         workers: Vec<WorkerEdges>,
-        mut extra: Vec<(u32, u32, u8)>,
+        mut extra: Vec<(u32, u32, EdgeLabel)>,
     ) -> Self {
-        let mut targets = Vec::new();
-        let mut labels = Vec::new();
+        let mut edges = Vec::new();
         for mut w in workers {
             extra.append(&mut w.overflow);
-            w.targets.shrink_to_fit();
-            w.labels.shrink_to_fit();
-            targets.push(w.targets);
-            labels.push(w.labels);
+            if let Some(last) = w.chunks.last_mut() {
+                last.shrink_to_fit();
+            }
+            edges.push(w.chunks);
         }
         extra.sort_unstable();
         StateGraph {
             table,
             nodes: slots.nodes,
             locs: slots.locs,
-            targets,
-            labels,
+            edges,
             extra,
         }
     }
@@ -252,36 +287,34 @@ impl StateGraph {
     }
 
     /// The kept edges of `slot`: `(target slot, label)`.
-    pub fn edges(&self, slot: u32) -> impl Iterator<Item = (u32, u8)> + '_ {
+    pub fn edges(&self, slot: u32) -> impl Iterator<Item = (u32, EdgeLabel)> + '_ {
         let loc = self.locs[slot as usize].load(Ordering::Relaxed);
         let worker = (loc >> LOC_WORKER_SHIFT) as usize;
         let count = ((loc >> LOC_COUNT_SHIFT) & LOC_COUNT_MAX) as usize;
         let start = (loc & LOC_START_MASK) as usize;
-        let main: &[u32] = if count == 0 {
+        let main: &[(u32, EdgeLabel)] = if count == 0 {
             &[]
         } else {
-            &self.targets[worker][start..start + count]
-        };
-        let labels: &[u8] = if count == 0 {
-            &[]
-        } else {
-            &self.labels[worker][start..start + count]
+            let offset = start % CHUNK;
+            &self.edges[worker][start / CHUNK][offset..offset + count]
         };
         let from = self.extra.partition_point(|e| e.0 < slot);
         let extra = self.extra[from..]
             .iter()
             .take_while(move |e| e.0 == slot)
             .map(|e| (e.1, e.2));
-        main.iter()
-            .copied()
-            .zip(labels.iter().copied())
-            .chain(extra)
+        main.iter().copied().chain(extra)
     }
 
     /// Bytes the graph holds beside the table.
     pub fn bytes(&self) -> usize {
         self.nodes.len() * 16
-            + self.targets.iter().map(|t| t.capacity() * 5).sum::<usize>()
+            + self
+                .edges
+                .iter()
+                .flatten()
+                .map(|c| c.capacity() * std::mem::size_of::<(u32, EdgeLabel)>())
+                .sum::<usize>()
             + self.extra.capacity() * 12
     }
 

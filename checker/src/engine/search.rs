@@ -66,7 +66,7 @@ type Level<S> = Box<[SegQueue<Block<S>>]>;
 /// A successor waiting to be inserted, or refused by the table while
 /// reservations were outstanding: the state, its fingerprint, its
 /// parent's slot and the label of the graph edge to keep (if any).
-type Successor<S> = (S, u64, u32, Option<u8>);
+type Successor<S> = (S, u64, u32, Option<super::hooks::EdgeLabel>);
 
 /// Why the search ended, before the table is consulted for the reason of a
 /// `Full`.
@@ -113,7 +113,7 @@ pub(crate) struct RawOutcome<L> {
     /// Each worker's graph edges, and the edges the leader kept (with a
     /// graph).
     pub edges: Vec<WorkerEdges>,
-    pub extra_edges: Vec<(u32, u32, u8)>,
+    pub extra_edges: Vec<(u32, u32, super::hooks::EdgeLabel)>,
 }
 
 /// Everything the workers share. Written fields are atomics or touched only
@@ -124,7 +124,7 @@ struct Shared<'a, M: Model, H> {
     /// The graph's per-slot arrays, when the hooks record one.
     graph: Option<&'a GraphSlots>,
     /// Graph edges to states the leader inserted between levels.
-    extra_edges: Mutex<Vec<(u32, u32, u8)>>,
+    extra_edges: Mutex<Vec<(u32, u32, super::hooks::EdgeLabel)>>,
     properties: &'a [Property<M>],
     has_eventually: bool,
     canonicalize: Option<Canonicalize<'a, M::State>>,
