@@ -77,7 +77,12 @@ pub struct CoverageCounts {
 }
 
 impl CoverageCounts {
-    pub fn merge(model: &KlpModel, complete: bool, states: u64, locals: &[CoverageLocal]) -> Self {
+    pub fn merge<'a>(
+        model: &KlpModel,
+        complete: bool,
+        states: u64,
+        locals: impl IntoIterator<Item = &'a CoverageLocal>,
+    ) -> Self {
         let mut counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for local in locals {
             for (a, (enabled, fired)) in &local.counts {
@@ -190,7 +195,7 @@ pub fn coverage(
         model,
         run.outcome.complete,
         run.outcome.unique_states,
-        &run.locals,
+        run.locals.iter().map(|l| &l.coverage),
     );
     finish(model, report, counts)
 }

@@ -144,15 +144,15 @@ pub fn run_all(
     progress: &mut dyn FnMut(&Snapshot),
 ) -> AllResults {
     use crate::liveness::{from_graph, from_graph_missing, KlpHooks};
-    let coverage_of = |run: &NativeRun<crate::coverage::CoverageLocal>| {
+    let coverage_of = |run: &NativeRun<crate::liveness::KlpLocal>| {
         crate::coverage::CoverageCounts::merge(
             model,
             run.outcome.complete,
             run.outcome.unique_states,
-            &run.locals,
+            run.locals.iter().map(|l| &l.coverage),
         )
     };
-    let liveness_of = |run: &NativeRun<crate::coverage::CoverageLocal>| match &run.graph {
+    let liveness_of = |run: &NativeRun<crate::liveness::KlpLocal>| match &run.graph {
         Some(g) => from_graph(model, g, run.graph_complete()),
         None => from_graph_missing(run.graph_complete()),
     };
@@ -177,7 +177,9 @@ pub fn run_all(
             let liveness = run
                 .graph
                 .as_ref()
-                .and_then(|g| crate::liveness::quotient_verdicts(model, g, run.graph_complete()))
+                .and_then(|g| {
+                    crate::liveness::quotient_verdicts(model, &hooks, g, run.graph_complete())
+                })
                 .unwrap_or_else(|| crate::liveness::full_liveness(model, bounds, progress));
             AllResults {
                 coverage: passes.coverage.then(|| coverage_of(&run)),

@@ -33,7 +33,8 @@
 //! The graph is that of the full state space (no symmetry reduction: the
 //! justice of named tasks is not symmetric).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
 
 use klp_model::properties::{patch_release_pending, transition_pending};
 use klp_model::{Action, KlpModel, State};
@@ -198,7 +199,7 @@ impl Layout {
 
     /// Adds what `a` (enabled in `s`, leading to `next`) says to the label
     /// and answers the edge label to keep (class index + 1, 0 for none).
-    fn edge(&self, s: &State, node: &mut u64, a: &Action, next: &State) -> Option<EdgeLabel> {
+    fn edge(&self, s: &State, node: &mut u64, a: &Action, next: &State) -> Option<u32> {
         let class = class_of(a, s.tasks.len()).map(|c| self.class_index(c));
         if let Some(i) = class {
             *node |= 1 << (self.class_shift + i as u32);
@@ -211,7 +212,7 @@ impl Layout {
         if pending & self.pending_bits(next) == 0 {
             return None;
         }
-        Some(class.map_or(0, |i| i as EdgeLabel + 1))
+        Some(class.map_or(0, |i| i as u32 + 1))
     }
 
     fn pending(&self, label: u64, k: usize) -> bool {
@@ -250,8 +251,30 @@ pub struct KlpHooks<'m, const GRAPH: bool> {
     /// unknown).
     layout: Result<Layout, String>,
     /// The search reduces by symmetry: each kept edge also carries the
-    /// permutations that canonicalise its target ([`quotient_verdicts`]).
+    /// permutations that canonicalise its target ([`quotient_verdicts`]),
+    /// interned in `labels`.
     symmetric: bool,
+    labels: Mutex<LabelDict>,
+}
+
+/// The distinct labels of a symmetric search's edges (class index + 1 and
+/// the two permutation ranks, [`perm_bits`]: 29 bits) by their 16-bit id,
+/// the label the graph stores (a few hundred occur in a scenario of 3
+/// tasks; past 65,535 the quotient gives up and the full graph decides).
+#[derive(Default)]
+struct LabelDict {
+    ids: HashMap<u32, EdgeLabel>,
+    full: Vec<u32>,
+    overflowed: bool,
+}
+
+/// A search thread's accumulator: its coverage counts, and the label ids it
+/// has seen (so that the shared [`LabelDict`] is locked once per new label
+/// and thread, not per edge).
+#[derive(Default)]
+pub struct KlpLocal {
+    pub coverage: CoverageLocal,
+    ids: HashMap<u32, EdgeLabel>,
 }
 
 impl<'m, const GRAPH: bool> KlpHooks<'m, GRAPH> {
@@ -261,6 +284,7 @@ impl<'m, const GRAPH: bool> KlpHooks<'m, GRAPH> {
             coverage,
             layout: Layout::new(model),
             symmetric: false,
+            labels: Mutex::new(LabelDict::default()),
         }
     }
 
@@ -273,15 +297,45 @@ impl<'m, const GRAPH: bool> KlpHooks<'m, GRAPH> {
             ..KlpHooks::new(model, coverage)
         }
     }
+
+    /// The stored id of a symmetric search's edge label.
+    fn intern(&self, local: &mut KlpLocal, label: u32) -> EdgeLabel {
+        if let Some(&id) = local.ids.get(&label) {
+            return id;
+        }
+        let mut d = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        let id = match d.ids.get(&label) {
+            Some(&id) => id,
+            None if d.full.len() < EdgeLabel::MAX as usize => {
+                let id = d.full.len() as EdgeLabel;
+                d.full.push(label);
+                d.ids.insert(label, id);
+                id
+            }
+            None => {
+                d.overflowed = true;
+                return 0;
+            }
+        };
+        local.ids.insert(label, id);
+        id
+    }
+
+    /// The labels of a symmetric search's graph by id, or `None` when there
+    /// were more than the ids can name.
+    fn label_table(&self) -> Option<Vec<u32>> {
+        let d = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        (!d.overflowed).then(|| d.full.clone())
+    }
 }
 
 impl<const GRAPH: bool> Hooks<KlpModel> for KlpHooks<'_, GRAPH> {
-    type Local = CoverageLocal;
+    type Local = KlpLocal;
     const GRAPH: bool = GRAPH;
     const ACTIONS: bool = true;
 
-    fn local(&self) -> CoverageLocal {
-        CoverageLocal::default()
+    fn local(&self) -> KlpLocal {
+        KlpLocal::default()
     }
 
     fn node(&self, s: &State) -> u64 {
@@ -294,7 +348,7 @@ impl<const GRAPH: bool> Hooks<KlpModel> for KlpHooks<'_, GRAPH> {
     #[inline]
     fn step(
         &self,
-        local: &mut CoverageLocal,
+        local: &mut KlpLocal,
         s: &State,
         node: &mut u64,
         a: Action,
@@ -305,13 +359,16 @@ impl<const GRAPH: bool> Hooks<KlpModel> for KlpHooks<'_, GRAPH> {
             return (next, None);
         };
         if self.coverage {
-            local.count(&a, next.as_ref().map(|n| n != s));
+            local.coverage.count(&a, next.as_ref().map(|n| n != s));
         }
         let label = match (&next, &self.layout, GRAPH) {
-            (Some(n), Ok(l), true) => {
-                l.edge(s, node, &a, n)
-                    .map(|c| if self.symmetric { c | perm_bits(n) } else { c })
-            }
+            (Some(n), Ok(l), true) => l.edge(s, node, &a, n).map(|c| {
+                if self.symmetric {
+                    self.intern(local, c | perm_bits(n))
+                } else {
+                    c as EdgeLabel
+                }
+            }),
             _ => None,
         };
         (next, label)
@@ -644,7 +701,7 @@ pub fn check_liveness(
         if let Some(v) = run
             .graph
             .as_ref()
-            .and_then(|g| quotient_verdicts(model, g, run.graph_complete()))
+            .and_then(|g| quotient_verdicts(model, &hooks, g, run.graph_complete()))
         {
             return v;
         }
@@ -746,8 +803,8 @@ const TASK_PERM_SHIFT: u32 = 8;
 const CPU_PERM_SHIFT: u32 = 24;
 
 /// The class field of an edge label (class index + 1, 0 for none).
-fn class_label(l: EdgeLabel) -> usize {
-    (l & 0xff) as usize
+fn class_label(l: impl Into<u32>) -> usize {
+    (l.into() & 0xff) as usize
 }
 
 /// Where each element of `xs` lands when they are sorted (as
@@ -797,7 +854,7 @@ fn perm_unrank(mut r: u32, n: usize) -> [u8; 8] {
 
 /// The permutation bits of an edge to the (not yet canonical) successor
 /// `next`.
-fn perm_bits(next: &State) -> EdgeLabel {
+fn perm_bits(next: &State) -> u32 {
     let t = sorted_positions(&next.tasks);
     let c = sorted_positions(&next.idle_tasks);
     perm_rank(&t[..next.tasks.len()]) << TASK_PERM_SHIFT
@@ -826,9 +883,10 @@ fn tracked_fair(
     members: &[u32],
     local: &[u32],
     n: usize,
-    perm_of: impl Fn(EdgeLabel) -> [u8; 8],
+    table: &[u32],
+    perm_of: impl Fn(u32) -> [u8; 8],
     node_w: impl Fn(u32, usize) -> bool,
-    edge_w: impl Fn(EdgeLabel, usize) -> bool,
+    edge_w: impl Fn(u32, usize) -> bool,
 ) -> bool {
     if n == 0 {
         return true;
@@ -841,7 +899,8 @@ fn tracked_fair(
             let (a, i) = (v as usize / n, v as usize % n);
             for (w, l) in g.edges(members[a]) {
                 if inside(w) {
-                    out.push(local[w as usize] * n as u32 + perm_of(l)[i] as u32);
+                    let p = perm_of(table[l as usize]);
+                    out.push(local[w as usize] * n as u32 + p[i] as u32);
                 }
             }
         },
@@ -862,6 +921,7 @@ fn tracked_fair(
             if !inside(w) {
                 continue;
             }
+            let l = table[l as usize];
             let p = perm_of(l);
             let b = local[w as usize] as usize;
             for i in 0..n {
@@ -884,7 +944,7 @@ fn tracked_fair(
 /// Whether the quotient graph `g` of a symmetric search may hold a fair
 /// lasso that stays in states pending for obligation `k` (false: it holds
 /// no such lasso, and neither does the full graph).
-fn quotient_may_fail(g: &StateGraph, lay: &Layout, k: usize) -> bool {
+fn quotient_may_fail(g: &StateGraph, table: &[u32], lay: &Layout, k: usize) -> bool {
     let all_user = |l: u64| (0..lay.tasks).all(|t| lay.at_user(l, t));
     let stutter = (0..g.capacity() as u32).any(|s| {
         g.expanded(s) && {
@@ -937,8 +997,9 @@ fn quotient_may_fail(g: &StateGraph, lay: &Layout, k: usize) -> bool {
         let symmetric_fair = symmetric.iter().all(|&cl| {
             m.iter().any(|&s| !lay.enabled(g.label(s), cl))
                 || m.iter().any(|&s| {
-                    g.edges(s)
-                        .any(|(w, l)| class_label(l) == cl + 1 && comp[w as usize] == c)
+                    g.edges(s).any(|(w, l)| {
+                        class_label(table[l as usize]) == cl + 1 && comp[w as usize] == c
+                    })
                 })
         });
         if !symmetric_fair {
@@ -954,6 +1015,7 @@ fn quotient_may_fail(g: &StateGraph, lay: &Layout, k: usize) -> bool {
             m,
             &local,
             cpus.len(),
+            table,
             |l| perm_unrank(l >> CPU_PERM_SHIFT & 0x1f, cpus.len()),
             |s, i| !lay.enabled(g.label(s), cpus[i]),
             |l, i| class_label(l) == cpus[i] + 1,
@@ -968,6 +1030,7 @@ fn quotient_may_fail(g: &StateGraph, lay: &Layout, k: usize) -> bool {
             m,
             &local,
             lay.tasks,
+            table,
             |l| perm_unrank(l >> TASK_PERM_SHIFT & 0xffff, lay.tasks),
             |s, i| lay.at_user(g.label(s), i),
             |_, _| false,
@@ -979,13 +1042,14 @@ fn quotient_may_fail(g: &StateGraph, lay: &Layout, k: usize) -> bool {
     false
 }
 
-/// The liveness verdicts from the quotient graph of a symmetric search
-/// (recorded with [`KlpHooks::symmetric`]), or `None` when the quotient
-/// cannot decide them: a component that may hold a fair lasso (the full
-/// graph then gives the verdict and the concrete lasso), or a scenario
+/// The liveness verdicts from the quotient graph `g` of a symmetric search
+/// recorded with `hooks` ([`KlpHooks::symmetric`]), or `None` when the
+/// quotient cannot decide them: a component that may hold a fair lasso (the
+/// full graph then gives the verdict and the concrete lasso), or a scenario
 /// whose labels do not fit.
 pub fn quotient_verdicts(
     model: &KlpModel,
+    hooks: &KlpHooks<'_, true>,
     g: &StateGraph,
     complete: Result<(), String>,
 ) -> Option<Vec<LivenessResult>> {
@@ -993,10 +1057,11 @@ pub fn quotient_verdicts(
         return Some(from_graph(model, g, complete));
     }
     let lay = Layout::new(model).ok()?;
-    if !quotient_applies(model) {
+    if !quotient_applies(model) || !hooks.symmetric {
         return None;
     }
-    if (0..=lay.patches).any(|k| quotient_may_fail(g, &lay, k)) {
+    let table = hooks.label_table()?;
+    if (0..=lay.patches).any(|k| quotient_may_fail(g, &table, &lay, k)) {
         return None;
     }
     Some(
@@ -1022,26 +1087,23 @@ pub fn quotient_against_full(model: &KlpModel, bounds: &Bounds) -> Option<Vec<(b
         return None;
     }
     let lay = Layout::new(model).ok()?;
-    let run = |symmetry: bool| {
-        let hooks = if symmetry {
-            KlpHooks::<true>::symmetric(model, false)
-        } else {
-            KlpHooks::<true>::new(model, false)
-        };
+    let run = |hooks: &KlpHooks<'_, true>, symmetry: bool| {
         let mut b = bounds.clone();
         b.symmetry = symmetry;
-        crate::engines::run_native_hooked(model, &b, &hooks, "liveness", None, &mut |_| {})
+        crate::engines::run_native_hooked(model, &b, hooks, "liveness", None, &mut |_| {})
     };
-    let quotient = run(true);
-    let full = run(false);
+    let symmetric = KlpHooks::<true>::symmetric(model, false);
+    let quotient = run(&symmetric, true);
+    let full = run(&KlpHooks::<true>::new(model, false), false);
     quotient.graph_complete().ok()?;
     full.graph_complete().ok()?;
     let (q, f) = (quotient.graph.as_ref()?, full.graph.as_ref()?);
+    let table = symmetric.label_table()?;
     Some(
         (0..=lay.patches)
             .map(|k| {
                 (
-                    quotient_may_fail(q, &lay, k),
+                    quotient_may_fail(q, &table, &lay, k),
                     find_lasso(model, f, &lay, k).is_some(),
                 )
             })
@@ -1099,7 +1161,8 @@ mod quotient_tests {
             t: usize,
         ) -> (Option<[u8; 3]>, Option<EdgeLabel>) {
             let next = stateright::Model::next_state(&TakeTurns, s, t);
-            let label = next.map(|n| perm_rank(&sorted_positions(&n)[..3]) << TASK_PERM_SHIFT);
+            let label = next
+                .map(|n| (perm_rank(&sorted_positions(&n)[..3]) << TASK_PERM_SHIFT) as EdgeLabel);
             (next, label)
         }
     }
@@ -1137,10 +1200,21 @@ mod quotient_tests {
             assert!(members.iter().all(|&s| !at_user(s, i)));
         }
         // ... but every task is, followed with the permutations.
-        let followed = |perm: &dyn Fn(EdgeLabel) -> [u8; 8]| {
-            tracked_fair(&g, &comp, 0, &members, &local, 3, perm, at_user, |_, _| {
-                false
-            })
+        // The graph stores the labels themselves: the table is the identity.
+        let table: Vec<u32> = (0..=EdgeLabel::MAX as u32).collect();
+        let followed = |perm: &dyn Fn(u32) -> [u8; 8]| {
+            tracked_fair(
+                &g,
+                &comp,
+                0,
+                &members,
+                &local,
+                3,
+                &table,
+                perm,
+                at_user,
+                |_, _| false,
+            )
         };
         assert!(followed(&|l| perm_unrank(l >> TASK_PERM_SHIFT & 0xffff, 3)));
         // Read off the representatives (no permutation), task 1 and 2 would

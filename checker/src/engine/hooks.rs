@@ -6,9 +6,9 @@
 //! The engine knows nothing of what the hooks compute: a [`Hooks`]
 //! implementation sees each expanded state and each of its actions with the
 //! successor, keeps per-thread counts in its [`Hooks::Local`], and labels
-//! nodes (56 bits) and the edges it wants kept (32 bits). The recorded
+//! nodes (56 bits) and the edges it wants kept (16 bits). The recorded
 //! [`StateGraph`] identifies states by their table slot and holds no state:
-//! about 16 bytes per slot plus 8 bytes per kept edge.
+//! about 16 bytes per slot plus 6 bytes per kept edge.
 
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +23,8 @@ use super::Canonicalize;
 /// depth above them (8 bits, saturating: it only orders states).
 pub const NODE_LABEL_BITS: u32 = 56;
 
-/// An edge's label: the hooks' own (32 bits; the engine only stores it).
-pub type EdgeLabel = u32;
+/// An edge's label: the hooks' own (16 bits; the engine only stores it).
+pub type EdgeLabel = u16;
 const LABEL_MASK: u64 = (1 << NODE_LABEL_BITS) - 1;
 
 /// Per-search callbacks. Every method is called by the worker thread that
@@ -127,8 +127,32 @@ impl GraphSlots {
     }
 }
 
-/// Entries of an edge list chunk: 512 KiB of `(target, label)` pairs.
+/// Entries of an edge list chunk: 64 Ki `(target, label)` pairs.
 const CHUNK: usize = 1 << 16;
+
+/// One chunk of edges: targets and labels side by side (6 bytes an edge; a
+/// `(u32, u16)` pair would take 8).
+pub(crate) struct Chunk {
+    targets: Vec<u32>,
+    labels: Vec<EdgeLabel>,
+}
+
+impl Chunk {
+    fn new() -> Self {
+        Chunk {
+            targets: Vec::with_capacity(CHUNK),
+            labels: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.targets.capacity() * 4 + self.labels.capacity() * std::mem::size_of::<EdgeLabel>()
+    }
+}
 
 /// A worker's edges: `(target, label)` pairs grouped by source state, in
 /// fixed-size chunks (a list that grows never holds an old and a new copy of
@@ -136,7 +160,7 @@ const CHUNK: usize = 1 << 16;
 /// one chunk. An entry's index is `chunk * CHUNK + offset`.
 #[derive(Default)]
 pub(crate) struct WorkerEdges {
-    chunks: Vec<Vec<(u32, EdgeLabel)>>,
+    chunks: Vec<Chunk>,
     /// Source of the group being written and where it starts.
     open: Option<(u32, usize)>,
     /// Edges past a locator's count limit: `(source, target, label)`.
@@ -151,10 +175,12 @@ impl WorkerEdges {
     }
 
     /// The open group's entries (`start` is its first index).
-    fn group(&self, start: usize) -> &[(u32, EdgeLabel)] {
+    fn group(&self, start: usize) -> (&[u32], &[EdgeLabel]) {
         match self.chunks.last() {
-            Some(c) if start < self.len() => &c[start % CHUNK..],
-            _ => &[],
+            Some(c) if start < self.len() => {
+                (&c.targets[start % CHUNK..], &c.labels[start % CHUNK..])
+            }
+            _ => (&[], &[]),
         }
     }
 
@@ -178,31 +204,31 @@ impl WorkerEdges {
             }
         }
         let mut start = self.open.map_or(0, |(_, start)| start);
-        let group = self.group(start);
-        if group.contains(&(target, label)) {
+        let (targets, labels) = self.group(start);
+        if (0..targets.len()).any(|i| targets[i] == target && labels[i] == label) {
             return;
         }
-        if group.len() as u64 >= LOC_COUNT_MAX {
+        if targets.len() as u64 >= LOC_COUNT_MAX {
             self.overflow.push((source, target, label));
             return;
         }
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
             // A new chunk; the open group moves into it whole.
-            let mut fresh = Vec::with_capacity(CHUNK);
+            let mut fresh = Chunk::new();
             let len = self.len();
             if let Some(last) = self.chunks.last_mut() {
                 if start < len {
-                    fresh.extend(last.drain(start % CHUNK..));
+                    fresh.targets.extend(last.targets.drain(start % CHUNK..));
+                    fresh.labels.extend(last.labels.drain(start % CHUNK..));
                 }
             }
             self.chunks.push(fresh);
             start = (self.chunks.len() - 1) * CHUNK;
             self.open = Some((source, start));
         }
-        self.chunks
-            .last_mut()
-            .expect("a chunk was added")
-            .push((target, label));
+        let last = self.chunks.last_mut().expect("a chunk was added");
+        last.targets.push(target);
+        last.labels.push(label);
     }
 
     /// Publishes the open group's locator.
@@ -225,7 +251,7 @@ pub struct StateGraph {
     nodes: Box<[AtomicU64]>,
     locs: Box<[AtomicU64]>,
     /// Each worker's edge chunks ([`WorkerEdges`]).
-    edges: Vec<Vec<Vec<(u32, EdgeLabel)>>>,
+    edges: Vec<Vec<Chunk>>,
     /// Edges kept outside the locators, sorted by source.
     extra: Vec<(u32, u32, EdgeLabel)>,
 }
@@ -241,7 +267,8 @@ impl StateGraph {
         for mut w in workers {
             extra.append(&mut w.overflow);
             if let Some(last) = w.chunks.last_mut() {
-                last.shrink_to_fit();
+                last.targets.shrink_to_fit();
+                last.labels.shrink_to_fit();
             }
             edges.push(w.chunks);
         }
@@ -292,29 +319,32 @@ impl StateGraph {
         let worker = (loc >> LOC_WORKER_SHIFT) as usize;
         let count = ((loc >> LOC_COUNT_SHIFT) & LOC_COUNT_MAX) as usize;
         let start = (loc & LOC_START_MASK) as usize;
-        let main: &[(u32, EdgeLabel)] = if count == 0 {
-            &[]
+        let (targets, labels): (&[u32], &[EdgeLabel]) = if count == 0 {
+            (&[], &[])
         } else {
             let offset = start % CHUNK;
-            &self.edges[worker][start / CHUNK][offset..offset + count]
+            let c = &self.edges[worker][start / CHUNK];
+            (
+                &c.targets[offset..offset + count],
+                &c.labels[offset..offset + count],
+            )
         };
         let from = self.extra.partition_point(|e| e.0 < slot);
         let extra = self.extra[from..]
             .iter()
             .take_while(move |e| e.0 == slot)
             .map(|e| (e.1, e.2));
-        main.iter().copied().chain(extra)
+        targets
+            .iter()
+            .copied()
+            .zip(labels.iter().copied())
+            .chain(extra)
     }
 
     /// Bytes the graph holds beside the table.
     pub fn bytes(&self) -> usize {
         self.nodes.len() * 16
-            + self
-                .edges
-                .iter()
-                .flatten()
-                .map(|c| c.capacity() * std::mem::size_of::<(u32, EdgeLabel)>())
-                .sum::<usize>()
+            + self.edges.iter().flatten().map(Chunk::bytes).sum::<usize>()
             + self.extra.capacity() * 12
     }
 
