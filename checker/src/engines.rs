@@ -403,6 +403,7 @@ where
             timeout: budget.map(|t| t.saturating_sub(start.elapsed())),
             memory_bytes: Some(memory),
             live: Some(live.clone()),
+            interrupt: Some(&crate::interrupt::INTERRUPTED),
             ..Default::default()
         };
         let hooked = crate::engine::check_with(model, &opts, Some(&canon), hooks);

@@ -18,7 +18,9 @@ pub mod cmd_check;
 pub mod cmd_gen;
 pub mod cmd_validate;
 pub mod coverage;
-pub mod engine;
+/// The native engine, a crate of its own (engine/): generic over a
+/// `stateright::Model`, no livepatch knowledge.
+pub use klp_engine as engine;
 pub mod engines;
 pub mod explore;
 pub mod fuzz;

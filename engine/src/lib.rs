@@ -11,7 +11,7 @@
 //! # Using it
 //!
 //! ```
-//! use klp_checker::engine::{check, NativeOptions, StopReason};
+//! use klp_engine::{check, NativeOptions, StopReason};
 //! use stateright::{Model, Property};
 //!
 //! /// Two counters that each go up to 3.
@@ -90,7 +90,7 @@ mod trace;
 
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,6 +137,9 @@ pub struct NativeOptions {
     /// the smallest-fingerprint predecessor of the previous level), only
     /// not in action order. Default [`trace::CANONICAL_LIMIT`].
     pub canonical_limit: usize,
+    /// A flag that, once set (a signal handler may set it), stops the
+    /// search at the next block of states: [`StopReason::Interrupted`].
+    pub interrupt: Option<&'static AtomicBool>,
 }
 
 /// What a running search has done so far (updated after every level).
@@ -160,6 +163,7 @@ impl Default for NativeOptions {
             memory_bytes: None,
             live: None,
             canonical_limit: trace::CANONICAL_LIMIT,
+            interrupt: None,
         }
     }
 }
@@ -191,7 +195,8 @@ pub enum StopReason {
     },
     /// The table's `bytes` could not be allocated: nothing was searched.
     NoMemory { bytes: usize },
-    /// Ctrl-C or SIGTERM stopped the search ([`crate::interrupt`]).
+    /// The caller's interrupt flag stopped the search
+    /// ([`NativeOptions::interrupt`]: klpcheck sets it on Ctrl-C or SIGTERM).
     Interrupted,
 }
 
@@ -387,6 +392,7 @@ where
         &table,
         threads,
         deadline,
+        opts.interrupt,
         opts.live.as_deref(),
         members,
     );

@@ -76,7 +76,7 @@ pub(crate) enum Stop {
     Timeout,
     /// The table refused a new state (its load limit or the state bound).
     Full,
-    /// Ctrl-C or SIGTERM ([`crate::interrupt`]).
+    /// The caller's interrupt flag was set ([`crate::NativeOptions::interrupt`]).
     Interrupted,
 }
 
@@ -152,6 +152,7 @@ struct Shared<'a, M: Model, H> {
     barrier: LevelBarrier,
     threads: usize,
     deadline: Option<Instant>,
+    interrupt: Option<&'a AtomicBool>,
     live: Option<&'a super::LiveCounters>,
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
@@ -263,6 +264,7 @@ pub(crate) fn run<M, H>(
     table: &FingerprintTable,
     threads: usize,
     deadline: Option<Instant>,
+    interrupt: Option<&AtomicBool>,
     live: Option<&super::LiveCounters>,
     members: LevelMembers,
 ) -> RawOutcome<H::Local>
@@ -295,6 +297,7 @@ where
         barrier: LevelBarrier::new(),
         threads,
         deadline,
+        interrupt,
         live,
         panic: Mutex::new(None),
     };
@@ -593,7 +596,7 @@ where
                     shared.request_stop(TIMEOUT);
                 }
             }
-            if crate::interrupt::requested() {
+            if shared.interrupt.is_some_and(|f| f.load(Ordering::Relaxed)) {
                 shared.request_stop(INTERRUPTED);
             }
         }
