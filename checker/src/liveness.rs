@@ -30,8 +30,13 @@
 //! and whether any non-admin action is; per edge: only the non-admin edges
 //! between two states that share a pending obligation (the only ones a
 //! component or a path inside one uses), labelled with their fair class.
-//! The graph is that of the full state space (no symmetry reduction: the
-//! justice of named tasks is not symmetric).
+//! Without symmetry reduction the graph is the full state space's. With
+//! it, the graph is the quotient, its edges annotated with the
+//! permutations that canonicalise their targets, and the quotient decides
+//! "holds" by following each task and CPU through a component (the
+//! section "Liveness on the symmetry quotient" below); a possible violation,
+//! and a scenario whose fairness names tasks (named tasks are not
+//! interchangeable), are decided on the full graph.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
