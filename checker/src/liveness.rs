@@ -396,42 +396,58 @@ fn tarjan(
     let mut stack: Vec<u32> = Vec::new();
     let mut next_index = 0u32;
     let mut ncomp = 0u32;
-    let mut succs = |v: u32| -> Vec<u32> {
-        let mut out = Vec::new();
-        succ(v, &mut out);
-        out.retain(|&w| keep(w));
-        out
-    };
+    // The call stack: (node, next successor) per frame, the successors of
+    // every frame in one buffer (a frame's run ends where the next one's
+    // starts), so a deep search allocates nothing per node.
+    let mut call: Vec<(u32, usize)> = Vec::new();
+    let mut succs: Vec<u32> = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
+    let mut open =
+        |v: u32, call: &mut Vec<(u32, usize)>, succs: &mut Vec<u32>, starts: &mut Vec<usize>| {
+            let from = succs.len();
+            succ(v, succs);
+            let mut k = from;
+            for i in from..succs.len() {
+                if keep(succs[i]) {
+                    succs[k] = succs[i];
+                    k += 1;
+                }
+            }
+            succs.truncate(k);
+            starts.push(from);
+            call.push((v, from));
+        };
     for root in 0..n as u32 {
         if idx[root as usize] != u32::MAX || !keep(root) {
             continue;
         }
-        let mut call: Vec<(u32, Vec<u32>, usize)> = Vec::new();
         idx[root as usize] = next_index;
         low[root as usize] = next_index;
         next_index += 1;
         stack.push(root);
         on_stack[root as usize] = true;
-        call.push((root, succs(root), 0));
-        while let Some((v, ws, ei)) = call.last_mut() {
-            let v = *v;
-            if *ei < ws.len() {
-                let w = ws[*ei];
-                *ei += 1;
+        open(root, &mut call, &mut succs, &mut starts);
+        while let Some(&(v, ei)) = call.last() {
+            let end = succs.len();
+            // The top frame's successors run from its start to the end.
+            if ei < end {
+                let w = succs[ei];
+                call.last_mut().expect("a frame is open").1 += 1;
                 if idx[w as usize] == u32::MAX {
                     idx[w as usize] = next_index;
                     low[w as usize] = next_index;
                     next_index += 1;
                     stack.push(w);
                     on_stack[w as usize] = true;
-                    call.push((w, succs(w), 0));
+                    open(w, &mut call, &mut succs, &mut starts);
                 } else if on_stack[w as usize] {
                     low[v as usize] = low[v as usize].min(idx[w as usize]);
                 }
             } else {
                 call.pop();
-                if let Some((u, _, _)) = call.last() {
-                    low[*u as usize] = low[*u as usize].min(low[v as usize]);
+                succs.truncate(starts.pop().expect("a frame has a start"));
+                if let Some(&(u, _)) = call.last() {
+                    low[u as usize] = low[u as usize].min(low[v as usize]);
                 }
                 if low[v as usize] == idx[v as usize] {
                     while let Some(w) = stack.pop() {
