@@ -7,12 +7,17 @@ with and without symmetry reduction, and the default check (safety,
 coverage, liveness) with symmetry. A run that does not finish within the
 timeout prints its bound. Prints a Markdown table.
 
-    usage: checker/benches/growth.py [TIMEOUT_SECONDS]   (default 60)
+    usage: checker/benches/growth.py [TIMEOUT_SECONDS] [--more-tasks]
+      TIMEOUT_SECONDS  each run's --timeout (default 60)
+      --more-tasks     instead, 6, 7 and 8 tasks with symmetry only (the
+                       default check for 6 and 7; use a TIMEOUT of 600)
 """
 import copy, json, os, subprocess, sys, tempfile
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-TIMEOUT = sys.argv[1] if len(sys.argv) > 1 else "60"
+ARGS = [a for a in sys.argv[1:] if a != "--more-tasks"]
+MORE = "--more-tasks" in sys.argv[1:]
+TIMEOUT = ARGS[0] if ARGS else "60"
 BIN = os.path.join(ROOT, "target", "release", "klpcheck")
 BASE = json.load(open(os.path.join(ROOT, "specs", "bench", "bench-replace-3tasks.json")))
 
@@ -30,7 +35,8 @@ def variant(tasks=3, cpus=2, patches=3):
 def run(spec, *flags):
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, spec["name"] + ".json")
-        json.dump(spec, open(path, "w"))
+        with open(path, "w") as f:
+            json.dump(spec, f)
         timef = os.path.join(d, "time")
         p = subprocess.run(
             ["/usr/bin/time", "-o", timef, "-f", "%M", BIN, "check", path, "--threads", "2",
@@ -43,17 +49,28 @@ def run(spec, *flags):
         return f'{s["unique_states"]:,}{done}', f'{s["seconds"]:.2f}', mem
 
 
-ROWS = [("tasks", dict(tasks=t)) for t in (1, 2, 3, 4, 5)] + \
-       [("cpus", dict(cpus=c)) for c in (1, 3)] + \
-       [("patches", dict(patches=p)) for p in (1, 2)]
+def label(tasks=3, cpus=2, patches=3):
+    return f"tasks {tasks}, cpus {cpus}, patches {patches}"
+
 
 subprocess.run(["cargo", "build", "--release", "-q", "-p", "klp-checker"], cwd=ROOT, check=True)
+if MORE:
+    print("| variant | unique states (symmetry) | s | MiB | default check s | MiB |")
+    print("|---|---|---|---|---|---|")
+    for tasks, default in ((6, True), (7, True), (8, False)):
+        spec = variant(tasks=tasks)
+        sym = run(spec, "--no-liveness", "--no-coverage")
+        d = run(spec) if default else ("", "not run", "")
+        print(f"| {label(tasks=tasks)} | {sym[0]} | {sym[1]} | {sym[2]} | {d[1]} | {d[2]} |", flush=True)
+    sys.exit(0)
+
+ROWS = [dict(tasks=t) for t in (1, 2, 3, 4, 5)] + [dict(cpus=c) for c in (1, 3)] + \
+       [dict(patches=p) for p in (1, 2)]
 print("| variant | unique states (symmetry) | s | MiB | unique states (no symmetry) | s | MiB | default check s | MiB |")
 print("|---|---|---|---|---|---|---|---|---|")
-for what, kw in ROWS:
+for kw in ROWS:
     spec = variant(**kw)
     sym = run(spec, "--no-liveness", "--no-coverage")
     nosym = run(spec, "--no-liveness", "--no-coverage", "--no-symmetry")
     default = run(spec)
-    label = ", ".join(f"{k} {v}" for k, v in {"tasks": 3, "cpus": 2, "patches": 3, **{what: list(kw.values())[0]}}.items())
-    print(f"| {label} | {sym[0]} | {sym[1]} | {sym[2]} | {nosym[0]} | {nosym[1]} | {nosym[2]} | {default[1]} | {default[2]} |", flush=True)
+    print(f"| {label(**kw)} | {sym[0]} | {sym[1]} | {sym[2]} | {nosym[0]} | {nosym[1]} | {nosym[2]} | {default[1]} | {default[2]} |", flush=True)

@@ -50,6 +50,9 @@ use crate::engine::hooks::EdgeLabel;
 use crate::engine::{Hooks, StateGraph};
 use crate::engines::{Bounds, Snapshot};
 
+/// The liveness properties, in the order every verdict list has them.
+const LIVENESS_IDS: [&str; 2] = ["transition-completes", "patch-freed"];
+
 /// A weakly fair class of actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Class {
@@ -667,7 +670,7 @@ pub fn from_graph(
     g: &StateGraph,
     complete: Result<(), String>,
 ) -> Vec<LivenessResult> {
-    let ids = ["transition-completes", "patch-freed"];
+    let ids = LIVENESS_IDS;
     if let Err(why) = complete {
         return ids
             .iter()
@@ -752,7 +755,7 @@ pub(crate) fn from_graph_missing(why: Result<(), String>) -> Vec<LivenessResult>
     let why = why
         .err()
         .unwrap_or_else(|| "no state graph was recorded".to_string());
-    ["transition-completes", "patch-freed"]
+    LIVENESS_IDS
         .into_iter()
         .map(|id| LivenessResult {
             id,
@@ -764,7 +767,7 @@ pub(crate) fn from_graph_missing(why: Result<(), String>) -> Vec<LivenessResult>
 
 /// The liveness verdicts when the search is skipped (`--no-liveness`).
 pub fn skipped() -> Vec<LivenessResult> {
-    ["transition-completes", "patch-freed"]
+    LIVENESS_IDS
         .into_iter()
         .map(|id| LivenessResult {
             id,
@@ -904,10 +907,9 @@ fn tracked_fair(
     members: &[u32],
     local: &[u32],
     n: usize,
-    table: &[u32],
-    perm_of: impl Fn(u32) -> [u8; 8],
+    perm_of: impl Fn(EdgeLabel) -> [u8; 8],
     node_w: impl Fn(u32, usize) -> bool,
-    edge_w: impl Fn(u32, usize) -> bool,
+    edge_w: impl Fn(EdgeLabel, usize) -> bool,
 ) -> bool {
     if n == 0 {
         return true;
@@ -920,7 +922,7 @@ fn tracked_fair(
             let (a, i) = (v as usize / n, v as usize % n);
             for (w, l) in g.edges(members[a]) {
                 if inside(w) {
-                    let p = perm_of(table[l as usize]);
+                    let p = perm_of(l);
                     out.push(local[w as usize] * n as u32 + p[i] as u32);
                 }
             }
@@ -942,7 +944,6 @@ fn tracked_fair(
             if !inside(w) {
                 continue;
             }
-            let l = table[l as usize];
             let p = perm_of(l);
             let b = local[w as usize] as usize;
             for i in 0..n {
@@ -997,6 +998,16 @@ fn quotient_may_fail(g: &StateGraph, table: &[u32], lay: &Layout, k: usize) -> b
         .copied()
         .filter(|i| !cpus.contains(i))
         .collect();
+    // Each stored label id decoded once: its class and its permutations.
+    let class: Vec<usize> = table.iter().map(|&l| class_label(l)).collect();
+    let task_perm: Vec<[u8; 8]> = table
+        .iter()
+        .map(|&l| perm_unrank(l >> TASK_PERM_SHIFT & 0xffff, lay.tasks))
+        .collect();
+    let cpu_perm: Vec<[u8; 8]> = table
+        .iter()
+        .map(|&l| perm_unrank(l >> CPU_PERM_SHIFT & 0x1f, cpus.len()))
+        .collect();
     let mut local = vec![0u32; g.capacity()];
     for (c, m) in members.iter().enumerate() {
         let c = c as u32;
@@ -1018,9 +1029,8 @@ fn quotient_may_fail(g: &StateGraph, table: &[u32], lay: &Layout, k: usize) -> b
         let symmetric_fair = symmetric.iter().all(|&cl| {
             m.iter().any(|&s| !lay.enabled(g.label(s), cl))
                 || m.iter().any(|&s| {
-                    g.edges(s).any(|(w, l)| {
-                        class_label(table[l as usize]) == cl + 1 && comp[w as usize] == c
-                    })
+                    g.edges(s)
+                        .any(|(w, l)| class[l as usize] == cl + 1 && comp[w as usize] == c)
                 })
         });
         if !symmetric_fair {
@@ -1036,10 +1046,9 @@ fn quotient_may_fail(g: &StateGraph, table: &[u32], lay: &Layout, k: usize) -> b
             m,
             &local,
             cpus.len(),
-            table,
-            |l| perm_unrank(l >> CPU_PERM_SHIFT & 0x1f, cpus.len()),
+            |l| cpu_perm[l as usize],
             |s, i| !lay.enabled(g.label(s), cpus[i]),
-            |l, i| class_label(l) == cpus[i] + 1,
+            |l, i| class[l as usize] == cpus[i] + 1,
         );
         if !cpus_fair {
             continue;
@@ -1051,8 +1060,7 @@ fn quotient_may_fail(g: &StateGraph, table: &[u32], lay: &Layout, k: usize) -> b
             m,
             &local,
             lay.tasks,
-            table,
-            |l| perm_unrank(l >> TASK_PERM_SHIFT & 0xffff, lay.tasks),
+            |l| task_perm[l as usize],
             |s, i| lay.at_user(g.label(s), i),
             |_, _| false,
         );
@@ -1086,7 +1094,7 @@ pub fn quotient_verdicts(
         return None;
     }
     Some(
-        ["transition-completes", "patch-freed"]
+        LIVENESS_IDS
             .into_iter()
             .map(|id| LivenessResult {
                 id,
@@ -1221,23 +1229,16 @@ mod quotient_tests {
             assert!(members.iter().all(|&s| !at_user(s, i)));
         }
         // ... but every task is, followed with the permutations.
-        // The graph stores the labels themselves: the table is the identity.
-        let table: Vec<u32> = (0..=EdgeLabel::MAX as u32).collect();
-        let followed = |perm: &dyn Fn(u32) -> [u8; 8]| {
-            tracked_fair(
-                &g,
-                &comp,
-                0,
-                &members,
-                &local,
-                3,
-                &table,
-                perm,
-                at_user,
-                |_, _| false,
-            )
+        // The graph stores the labels themselves (no dictionary).
+        let followed = |perm: &dyn Fn(EdgeLabel) -> [u8; 8]| {
+            tracked_fair(&g, &comp, 0, &members, &local, 3, perm, at_user, |_, _| {
+                false
+            })
         };
-        assert!(followed(&|l| perm_unrank(l >> TASK_PERM_SHIFT & 0xffff, 3)));
+        assert!(followed(&|l| perm_unrank(
+            u32::from(l) >> TASK_PERM_SHIFT,
+            3
+        )));
         // Read off the representatives (no permutation), task 1 and 2 would
         // seem to stay in the kernel forever: a fair cycle missed.
         assert!(!followed(&|_| perm_unrank(0, 3)));
