@@ -406,7 +406,7 @@ where
             interrupt: Some(&crate::interrupt::INTERRUPTED),
             ..Default::default()
         };
-        let hooked = crate::engine::check_with(model, &opts, Some(&canon), hooks);
+        let hooked = crate::engine::check_stored(model, &opts, Some(&canon), hooks, &Packed);
         let o = hooked.outcome;
         if let crate::engine::StopReason::TableFull {
             suggested_memory_bytes,
@@ -570,6 +570,23 @@ fn collect<C: Checker<KlpModel>>(
         checker.max_depth() as u64,
         found,
     )
+}
+
+/// The native engine keeps the states waiting in its batches and frontier
+/// packed (`klp_model::packed`: ~60 bytes for the bench's ~800-byte state);
+/// a packed state hashes as the state, so the search is the same.
+struct Packed;
+
+impl crate::engine::Store<klp_model::State> for Packed {
+    type Item = klp_model::packed::PackedState;
+    #[inline]
+    fn store(&self, state: klp_model::State) -> Self::Item {
+        klp_model::packed::PackedState::pack(&state)
+    }
+    #[inline]
+    fn load(&self, item: Self::Item) -> klp_model::State {
+        item.unpack()
+    }
 }
 
 #[cfg(test)]

@@ -85,6 +85,7 @@
 pub mod fingerprint;
 pub mod hooks;
 mod search;
+pub mod store;
 pub mod table;
 mod trace;
 
@@ -98,6 +99,7 @@ use stateright::{Expectation, Model};
 
 pub use fingerprint::{collision_probability, Fingerprinter};
 pub use hooks::{Hooks, NoHooks, StateGraph};
+pub use store::{Store, Whole};
 pub use table::{FingerprintTable, Insert};
 
 /// Table budget used when [`NativeOptions::memory_bytes`] is `None`:
@@ -291,6 +293,24 @@ where
     check_with(model, opts, canonicalize, &NoHooks).outcome
 }
 
+/// [`check_with`] keeping the waiting states in the form `store` makes
+/// (see [`store`]): the same search, the same states and answers.
+pub fn check_stored<M, H, P>(
+    model: &M,
+    opts: &NativeOptions,
+    canonicalize: Option<Canonicalize<'_, M::State>>,
+    hooks: &H,
+    store: &P,
+) -> HookedOutcome<M::Action, H::Local>
+where
+    M: Model + Sync,
+    M::State: Hash + Clone + Send,
+    H: Hooks<M>,
+    P: Store<M::State>,
+{
+    check_inner(model, opts, canonicalize, hooks, store)
+}
+
 /// What [`check_with`] hands back: the outcome, each worker's hook
 /// accumulator and, when the hooks record one, the state graph (which owns
 /// the search's table).
@@ -312,6 +332,22 @@ where
     M: Model + Sync,
     M::State: Hash + Clone + Send,
     H: Hooks<M>,
+{
+    check_inner(model, opts, canonicalize, hooks, &Whole)
+}
+
+fn check_inner<M, H, P>(
+    model: &M,
+    opts: &NativeOptions,
+    canonicalize: Option<Canonicalize<'_, M::State>>,
+    hooks: &H,
+    store: &P,
+) -> HookedOutcome<M::Action, H::Local>
+where
+    M: Model + Sync,
+    M::State: Hash + Clone + Send,
+    H: Hooks<M>,
+    P: Store<M::State>,
 {
     let started = Instant::now();
     let threads = match opts.threads {
@@ -386,6 +422,7 @@ where
     let raw = search::run(
         model,
         hooks,
+        store,
         slots.as_ref(),
         &properties,
         canonicalize,

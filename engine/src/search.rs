@@ -41,6 +41,7 @@ use stateright::{Expectation, Model, Property};
 
 use super::fingerprint::Fingerprinter;
 use super::hooks::{GraphSlots, Hooks, WorkerEdges};
+use super::store::Store;
 use super::table::{FingerprintTable, Insert, Inserter, NO_PARENT};
 use super::Canonicalize;
 
@@ -118,9 +119,11 @@ pub(crate) struct RawOutcome<L> {
 
 /// Everything the workers share. Written fields are atomics or touched only
 /// between the two barriers of a level.
-struct Shared<'a, M: Model, H> {
+struct Shared<'a, M: Model, H, P: Store<M::State>> {
     model: &'a M,
     hooks: &'a H,
+    /// How the waiting states are kept.
+    store: &'a P,
     /// The graph's per-slot arrays, when the hooks record one.
     graph: Option<&'a GraphSlots>,
     /// Graph edges to states the leader inserted between levels.
@@ -131,7 +134,7 @@ struct Shared<'a, M: Model, H> {
     table: &'a FingerprintTable,
     /// Level `d` is read from `levels[d % 2]` while level `d + 1` is
     /// written to the other, each as one queue per worker.
-    levels: [Level<M::State>; 2],
+    levels: [Level<P::Item>; 2],
     stop: AtomicU8,
     /// States pushed to the next level (reset by the leader between levels).
     next_count: AtomicU64,
@@ -146,7 +149,7 @@ struct Shared<'a, M: Model, H> {
     limit_hit: AtomicBool,
     /// States refused by the table during this level, retried by the
     /// leader.
-    refused: SegQueue<Successor<M::State>>,
+    refused: SegQueue<Successor<P::Item>>,
     /// Level membership of table slots, for deterministic parent links.
     members: LevelMembers,
     barrier: LevelBarrier,
@@ -157,7 +160,7 @@ struct Shared<'a, M: Model, H> {
     panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
-impl<M: Model, H> Shared<'_, M, H> {
+impl<M: Model, H, P: Store<M::State>> Shared<'_, M, H, P> {
     /// A successor of `parent` (a state of level `depth`) was already in
     /// `slot`: keep the parent link deterministic (see
     /// [`FingerprintTable::adopt_smaller_parent`]).
@@ -190,7 +193,7 @@ impl<M: Model, H> Shared<'_, M, H> {
     }
 
     /// Pops a block of level `depth`, from worker `me`'s queue first.
-    fn pop(&self, depth: usize, me: usize) -> Option<Block<M::State>> {
+    fn pop(&self, depth: usize, me: usize) -> Option<Block<P::Item>> {
         let queues = &self.levels[depth % 2];
         (0..queues.len()).find_map(|k| queues[(me + k) % queues.len()].pop())
     }
@@ -255,9 +258,10 @@ impl<M: Model, H> Shared<'_, M, H> {
 
 /// Runs the search to completion or to a stop, with `threads` workers.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run<M, H>(
+pub(crate) fn run<M, H, P>(
     model: &M,
     hooks: &H,
+    store: &P,
     graph: Option<&GraphSlots>,
     properties: &[Property<M>],
     canonicalize: Option<Canonicalize<'_, M::State>>,
@@ -272,11 +276,13 @@ where
     M: Model + Sync,
     M::State: Hash + Send,
     H: Hooks<M>,
+    P: Store<M::State>,
 {
     let threads = threads.max(1);
     let shared = Shared {
         model,
         hooks,
+        store,
         graph,
         extra_edges: Mutex::new(Vec::new()),
         properties,
@@ -375,10 +381,11 @@ where
 
 /// Inserts the initial states (level 0) and returns how many there were
 /// within the boundary (duplicates included, as stateright counts them).
-fn seed<M, H>(shared: &Shared<'_, M, H>) -> u64
+fn seed<M, H, P>(shared: &Shared<'_, M, H, P>) -> u64
 where
     M: Model,
     M::State: Hash,
+    P: Store<M::State>,
 {
     let hasher = Fingerprinter::default();
     let mut inserter = shared.table.inserter();
@@ -396,7 +403,7 @@ where
         match inserter.insert(hasher.fingerprint(&state), NO_PARENT) {
             Insert::Inserted(slot) => {
                 shared.members.add(0, slot);
-                block.push((state, slot))
+                block.push((shared.store.store(state), slot))
             }
             Insert::Present => {}
             Insert::Full => {
@@ -477,8 +484,8 @@ struct WorkerResult<L> {
 }
 
 /// One search thread's private state: nothing here is shared.
-struct Worker<'s, 'a, M: Model, H: Hooks<M>> {
-    shared: &'s Shared<'a, M, H>,
+struct Worker<'s, 'a, M: Model, H: Hooks<M>, P: Store<M::State>> {
+    shared: &'s Shared<'a, M, H, P>,
     local: H::Local,
     edges: WorkerEdges,
     /// This worker's queue in each level.
@@ -487,24 +494,25 @@ struct Worker<'s, 'a, M: Model, H: Hooks<M>> {
     hasher: Fingerprinter,
     actions: Vec<M::Action>,
     /// Successors generated but not inserted yet (see [`INSERT_BATCH`]).
-    successors: Vec<Successor<M::State>>,
-    out: Block<M::State>,
+    successors: Vec<Successor<P::Item>>,
+    out: Block<P::Item>,
     out_pushed: u64,
-    refused: Vec<Successor<M::State>>,
+    refused: Vec<Successor<P::Item>>,
     block_size: usize,
-    spare: Vec<Block<M::State>>,
+    spare: Vec<Block<P::Item>>,
     generated: u64,
     max_depth: usize,
     found: Vec<Option<Found>>,
 }
 
-impl<'s, 'a, M, H> Worker<'s, 'a, M, H>
+impl<'s, 'a, M, H, P> Worker<'s, 'a, M, H, P>
 where
     M: Model,
     M::State: Hash,
     H: Hooks<M>,
+    P: Store<M::State>,
 {
-    fn new(shared: &'s Shared<'a, M, H>, me: usize) -> Self {
+    fn new(shared: &'s Shared<'a, M, H, P>, me: usize) -> Self {
         Self {
             shared,
             local: shared.hooks.local(),
@@ -584,7 +592,8 @@ where
                 break;
             };
             self.max_depth = self.max_depth.max(depth + 1);
-            for (state, slot) in block.drain(..) {
+            for (item, slot) in block.drain(..) {
+                let state = shared.store.load(item);
                 self.expand(state, slot, depth);
             }
             self.insert_successors(depth);
@@ -655,6 +664,8 @@ where
                 Some(canonical) => canonical(next),
                 None => next,
             };
+            // The stored item hashes as the state (store.rs).
+            let next = shared.store.store(next);
             let fp = self.hasher.fingerprint(&next);
             shared.table.prefetch(fp);
             self.successors.push((next, fp, slot, label));

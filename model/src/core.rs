@@ -73,7 +73,7 @@ impl<E: EventSink> Kernel<'_, E> {
         module_ref: bool,
     ) {
         let def = &self.sc.patches[p as usize];
-        let saved = self.s.patch(p).clone();
+        let saved = *self.s.patch(p);
         *self.s.patch_mut(p) = PatchRec {
             life: Life::Listed,
             loads: saved.loads + 1,
@@ -422,7 +422,7 @@ impl<E: EventSink> Kernel<'_, E> {
     /// core.c:klp_unpatch_replaced_patches — every patch in front of `new`
     /// loses `enabled` and its funcs, with no callback.
     pub fn klp_unpatch_replaced_patches(&mut self, new: PatchId) {
-        for old in self.s.klp_patches.clone() {
+        for old in self.s.klp_patches {
             if old == new {
                 break;
             }
@@ -474,7 +474,7 @@ impl<E: EventSink> Kernel<'_, E> {
     /// unpatched); patches after it (a reversed disable of an older replace
     /// patch) stay.
     pub fn klp_free_replaced_patches_async(&mut self, new: PatchId) {
-        for old in self.s.klp_patches.clone() {
+        for old in self.s.klp_patches {
             if old == new {
                 return;
             }
@@ -565,7 +565,7 @@ impl<E: EventSink> Kernel<'_, E> {
         self.in_module_notifier = true;
         self.s.modules_loaded |= 1 << m;
         let mut failed = None;
-        for p in self.s.klp_patches.clone() {
+        for p in self.s.klp_patches {
             if !self.objects_of(p).contains(&m) {
                 continue;
             }
@@ -653,7 +653,7 @@ impl<E: EventSink> Kernel<'_, E> {
         limit: Option<PatchId>,
         ms: ModState,
     ) {
-        for p in self.s.klp_patches.clone() {
+        for p in self.s.klp_patches {
             if Some(p) == limit {
                 break;
             }
@@ -775,7 +775,7 @@ impl<E: EventSink> Kernel<'_, E> {
     /// enabled ones drop their module reference unless a transition was
     /// forced (the 4.15 global klp_forced).
     pub fn draft_throw_away_replaced_patches(&mut self, new: PatchId) {
-        for old in self.s.klp_patches.clone() {
+        for old in self.s.klp_patches {
             if old == new {
                 break;
             }

@@ -233,7 +233,7 @@ impl<E: EventSink> Kernel<'_, E> {
     /// every listed patch but `p` (all of klp_patches, not only those in
     /// front of `p`), then set the static flag.
     pub fn klp_states_pre_unpatch_replaced(&mut self, p: PatchId) {
-        for old in self.s.klp_patches.clone() {
+        for old in self.s.klp_patches {
             if old != p {
                 self.klp_states_pre_unpatch(old);
             }
@@ -247,7 +247,7 @@ impl<E: EventSink> Kernel<'_, E> {
     /// stops there), so after a reversed disable of an older replace patch
     /// the patches after it get their post_unpatch too. Clears the flag.
     pub fn klp_states_post_unpatch_replaced(&mut self, p: PatchId) {
-        for old in self.s.klp_patches.clone() {
+        for old in self.s.klp_patches {
             if old != p {
                 self.klp_states_post_unpatch(old);
             }
@@ -262,7 +262,7 @@ impl<E: EventSink> Kernel<'_, E> {
         if !self.s.klp_states_pre_unpatch_replaced_called {
             return;
         }
-        for old in self.s.klp_patches.clone() {
+        for old in self.s.klp_patches {
             if old != p {
                 self.klp_states_post_patch(old);
             }

@@ -3,16 +3,16 @@
 
 use smallvec::SmallVec;
 
-use crate::scenario::{FuncId, PatchId, Scenario};
+use crate::inline_vec::InlineVec;
+use crate::scenario::{FuncId, PatchId, Scenario, MAX_DEPTH, MAX_PATCHES};
 
-/// `klp_patches` (patch ids in enable order). Inline: no heap allocation
-/// for up to 8 patches, so cloning a state on the checker's hot path
-/// allocates nothing in the usual scenarios.
-pub type PatchList = SmallVec<[PatchId; 8]>;
-/// One func_stack (bottom first).
-pub type FuncStack = SmallVec<[PatchId; 4]>;
-/// A task's kernel call stack (bottom first), up to MAX_DEPTH frames inline.
-pub type Frames = SmallVec<[Frame; 4]>;
+/// `klp_patches` (patch ids in enable order): at most one entry per patch.
+pub type PatchList = InlineVec<PatchId, MAX_PATCHES>;
+/// One func_stack (bottom first): at most one entry per patch.
+pub type FuncStack = InlineVec<PatchId, MAX_PATCHES>;
+/// A task's kernel call stack (bottom first): `tasks.max_depth` frames at
+/// most (model.rs stops a call there).
+pub type Frames = InlineVec<Frame, { MAX_DEPTH as usize }>;
 
 /// `task->patch_state` and `klp_target_state` (`KLP_TRANSITION_*`, 6.10 names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,8 +69,18 @@ pub struct Frame {
     pub code: Impl,
 }
 
+/// For the unused slots of [`Frames`] only.
+impl Default for Frame {
+    fn default() -> Self {
+        Frame {
+            func: 0,
+            code: Impl::Original,
+        }
+    }
+}
+
 /// A task's livepatch fields and its kernel call stack (bottom first).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Task {
     /// Where the task is in its life (fork and exit).
     pub life: TaskLife,
@@ -155,7 +165,7 @@ pub enum Life {
 
 /// Per patch definition: the module and the `struct klp_patch` of its current
 /// instance (each insmod makes a new instance).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PatchRec {
     pub life: Life,
     /// How many times the module was loaded successfully (the instance number).
@@ -273,7 +283,7 @@ pub enum KlpOp {
 }
 
 /// The whole system.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct State {
     /// Indexed by PatchId.
     pub patches: SmallVec<[PatchRec; 4]>,
@@ -323,6 +333,34 @@ pub struct State {
     /// ordered plan, see [`crate::plan`]): byte `i` is plan `i`'s next
     /// command, `plan::DROPPED` once the commands typed are not plan `i`'s.
     pub plan_pos: u64,
+}
+
+/// Cloning is on the checker's hot path (every successor starts as a copy
+/// of its parent): every element type is `Copy`, so each list is copied
+/// with one `memcpy` (`SmallVec::from_slice`) instead of the derived
+/// element-by-element `Extend` (issue 13: a quarter of the search).
+impl Clone for State {
+    #[inline]
+    fn clone(&self) -> State {
+        State {
+            patches: SmallVec::from_slice(&self.patches),
+            klp_patches: self.klp_patches,
+            func_stacks: SmallVec::from_slice(&self.func_stacks),
+            klp_transition_patch: self.klp_transition_patch,
+            klp_target_state: self.klp_target_state,
+            tasks: SmallVec::from_slice(&self.tasks),
+            idle_tasks: SmallVec::from_slice(&self.idle_tasks),
+            klp_op: self.klp_op,
+            modules_loaded: self.modules_loaded,
+            shadow: self.shadow,
+            shadow_freed: self.shadow_freed,
+            sysmods: self.sysmods,
+            klp_forced: self.klp_forced,
+            klp_states_pre_unpatch_replaced_called: self.klp_states_pre_unpatch_replaced_called,
+            violations: self.violations,
+            plan_pos: self.plan_pos,
+        }
+    }
 }
 
 impl State {
@@ -417,245 +455,4 @@ impl State {
     }
 }
 
-/// Hashing is on the checker's hot path (one fingerprint per generated
-/// state): the scalar fields go into one word, the bit sets follow as
-/// words, instead of one hasher call per field. Equal records give equal
-/// words, so this agrees with the derived `Eq`.
-impl PatchRec {
-    /// The record as seven words (the first packs the flags and small
-    /// fields): what its `Hash` writes and what [`State`]'s one-shot
-    /// encoding holds.
-    fn words(&self) -> [u64; 7] {
-        let flags = (self.enabled as u64)
-            | (self.forced as u64) << 1
-            | (self.module_ref as u64) << 2
-            | (self.replace as u64) << 3
-            | (self.transition as u64) << 4
-            | (self.retired as u64) << 5
-            | (self.replaced as u64) << 6
-            | (self.force_involved as u64) << 7;
-        let life = match self.life {
-            Life::Unloaded => 0u64,
-            Life::Listed => 1,
-            Life::Freeing => 2,
-            Life::Freed => 3,
-            Life::Replaced => 4,
-        };
-        [
-            flags
-                | life << 8
-                | (self.loads as u64) << 16
-                | (self.pre_patch_ret as u64) << 24
-                | (self.replaced_by as u64) << 32
-                | (self.state_pre_patch_ok as u64) << 48,
-            self.nops,
-            self.dyn_objs,
-            self.obj_patched,
-            self.obj_mod,
-            self.post_unpatch_enabled,
-            self.cb_open,
-        ]
-    }
-}
-
-impl std::hash::Hash for PatchRec {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        for w in self.words() {
-            h.write_u64(w);
-        }
-    }
-}
-
-/// One byte of a task record for the one-shot encoding: life (2 bits),
-/// patch_state (2 bits), TIF_PATCH_PENDING (1 bit).
-fn task_byte(t: &Task) -> u8 {
-    let life = match t.life {
-        TaskLife::Listed => 0,
-        TaskLife::Exiting => 1,
-        TaskLife::Gone => 2,
-        TaskLife::Unborn => 3,
-    };
-    life | (state_byte(t.patch_state) << 2) | (t.tif_patch_pending as u8) << 4
-}
-
-/// `KlpState` as 0..=2 (its /proc value, -1..=1, shifted).
-fn state_byte(k: KlpState) -> u8 {
-    (k.proc_value() + 1) as u8
-}
-
-/// A fixed stack buffer that hands its bytes to the hasher when full and
-/// at the end: one `write` per state for every scenario of ordinary size,
-/// no allocation for any.
-struct OneShot<'h, H: std::hash::Hasher> {
-    h: &'h mut H,
-    buf: [u8; 512],
-    len: usize,
-}
-
-impl<'h, H: std::hash::Hasher> OneShot<'h, H> {
-    #[inline(always)]
-    fn bytes(&mut self, b: &[u8]) {
-        if self.len + b.len() > self.buf.len() {
-            self.h.write(&self.buf[..self.len]);
-            self.len = 0;
-            if b.len() > self.buf.len() {
-                self.h.write(b);
-                return;
-            }
-        }
-        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
-        self.len += b.len();
-    }
-
-    #[inline(always)]
-    fn byte(&mut self, b: u8) {
-        self.bytes(&[b]);
-    }
-
-    #[inline(always)]
-    fn word(&mut self, w: u64) {
-        self.bytes(&w.to_le_bytes());
-    }
-
-    fn tasks(&mut self, tasks: &[Task]) {
-        self.byte(tasks.len() as u8);
-        for t in tasks {
-            self.bytes(&[task_byte(t), t.frames.len() as u8]);
-            for f in &t.frames {
-                match f.code {
-                    Impl::Original => self.bytes(&[f.func, 0, 0, 0]),
-                    Impl::Patch { patch, load } => self.bytes(&[f.func, 1, patch, load]),
-                }
-            }
-        }
-    }
-
-    fn finish(self) {
-        self.h.write(&self.buf[..self.len]);
-    }
-}
-
-/// A state is hashed in one call: every field is written into a stack
-/// buffer (lengths first, so the encoding is injective) and the buffer is
-/// handed to the hasher once. The derived `Hash` made about sixty hasher
-/// calls per state (each SmallVec, enum and bool separately), a quarter of
-/// the search's time (issue 13). Equal states (the derived `Eq` compares the
-/// same fields) give equal buffers, so `Hash` agrees with `Eq`.
-impl std::hash::Hash for State {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let mut o = OneShot {
-            h,
-            buf: [0; 512],
-            len: 0,
-        };
-        o.byte(self.patches.len() as u8);
-        for p in &self.patches {
-            for w in p.words() {
-                o.word(w);
-            }
-        }
-        o.byte(self.klp_patches.len() as u8);
-        o.bytes(&self.klp_patches);
-        o.byte(self.func_stacks.len() as u8);
-        for fs in &self.func_stacks {
-            o.byte(fs.len() as u8);
-            o.bytes(fs);
-        }
-        match self.klp_transition_patch {
-            None => o.bytes(&[0, 0]),
-            Some(p) => o.bytes(&[1, p]),
-        }
-        o.byte(state_byte(self.klp_target_state));
-        o.tasks(&self.tasks);
-        o.tasks(&self.idle_tasks);
-        match self.klp_op {
-            None => o.bytes(&[0, 0, 0, 0]),
-            Some(KlpOp::EnableObjects {
-                patch,
-                next,
-                insmod,
-            }) => o.bytes(&[1, patch, next, insmod as u8]),
-            Some(KlpOp::DisableObjects { patch, next }) => o.bytes(&[2, patch, next, 0]),
-            Some(KlpOp::FirstTry { patch }) => o.bytes(&[3, patch, 0, 0]),
-        }
-        o.word(self.modules_loaded);
-        o.word(self.shadow);
-        o.word(self.shadow_freed);
-        o.word(self.sysmods);
-        o.word(self.plan_pos);
-        o.bytes(&self.violations.to_le_bytes());
-        o.byte(self.klp_forced as u8 | (self.klp_states_pre_unpatch_replaced_called as u8) << 1);
-        o.finish();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{parse_spec, Scenario};
-    use std::hash::{BuildHasher, BuildHasherDefault};
-
-    fn fp(s: &State) -> u64 {
-        BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(s)
-    }
-
-    /// The one-shot encoding agrees with `Eq` (equal states, equal hashes)
-    /// and tells apart states that differ in one field each, including
-    /// ones whose bytes would run together without the length prefixes.
-    #[test]
-    fn one_shot_hash_agrees_with_eq_and_separates_fields() {
-        let spec = parse_spec(
-            r#"{"spec_version": 1,
-                "objects": {"vmlinux": {"funcs": ["f", "g"]}},
-                "shadow_vars": {"V": {"parent": "obj", "id": "1"}},
-                "patches": {"P1": {"objects": {"vmlinux": {"funcs": {"f": {}}}}},
-                            "P2": {"objects": {"vmlinux": {"funcs": {"g": {}}}}}},
-                "tasks": {"count": 2, "entry": ["f"]}}"#,
-        )
-        .unwrap();
-        let sc = Scenario::compile(&spec, "unit").unwrap();
-        let boot = State::boot(&sc, 2);
-        assert_eq!(fp(&boot), fp(&boot.clone()));
-        let frame = Frame {
-            func: 0,
-            code: Impl::Patch { patch: 0, load: 1 },
-        };
-        let mut variants: Vec<State> = vec![boot.clone()];
-        let mut push = |f: &dyn Fn(&mut State)| {
-            let mut s = boot.clone();
-            f(&mut s);
-            variants.push(s);
-        };
-        push(&|s| s.tasks[0].frames.push(frame));
-        push(&|s| s.tasks[1].frames.push(frame));
-        push(&|s| s.tasks[0].tif_patch_pending = true);
-        push(&|s| s.tasks[0].patch_state = KlpState::Patched);
-        push(&|s| s.idle_tasks[0].patch_state = KlpState::Unpatched);
-        push(&|s| s.func_stacks[0].push(0));
-        push(&|s| s.func_stacks[1].push(0));
-        push(&|s| s.klp_patches.push(0));
-        push(&|s| {
-            s.klp_patches.push(0);
-            s.func_stacks[0].push(1);
-        });
-        push(&|s| s.klp_transition_patch = Some(0));
-        push(&|s| s.klp_target_state = KlpState::Patched);
-        push(&|s| s.klp_op = Some(KlpOp::FirstTry { patch: 0 }));
-        push(&|s| s.shadow = 1);
-        push(&|s| s.shadow_freed = 1);
-        push(&|s| s.sysmods = 1);
-        push(&|s| s.modules_loaded ^= 2);
-        push(&|s| s.klp_forced = true);
-        push(&|s| s.klp_states_pre_unpatch_replaced_called = true);
-        push(&|s| s.violations = 1);
-        push(&|s| s.plan_pos = 1);
-        push(&|s| s.patches[1].enabled = true);
-        push(&|s| s.patches[0].nops = 1);
-        for (i, a) in variants.iter().enumerate() {
-            for (j, b) in variants.iter().enumerate().skip(i + 1) {
-                assert_ne!(a, b, "variants {i} and {j} are equal");
-                assert_ne!(fp(a), fp(b), "variants {i} and {j} hash alike");
-            }
-        }
-    }
-}
+// `Hash` for `State`: packed.rs (the fingerprint is the packed bytes').

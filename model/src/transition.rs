@@ -379,7 +379,7 @@ impl<E: EventSink> Kernel<'_, E> {
             self.s.klp_forced = true;
         } else if self.profile(Profile::V5_4) || self.variant(Variant::B3aForceMarksAll) {
             // 5.1-5.17: every listed patch.
-            for p in self.s.klp_patches.clone() {
+            for p in self.s.klp_patches {
                 self.s.patch_mut(p).forced = true;
             }
         } else if self.profile(Profile::ReplaceSet) {
@@ -391,7 +391,7 @@ impl<E: EventSink> Kernel<'_, E> {
             if self.s.klp_target_state == KlpState::Unpatched {
                 self.s.patch_mut(tp).forced = true;
             } else {
-                for p in self.s.klp_patches.clone() {
+                for p in self.s.klp_patches {
                     let mine = p == tp && self.variant(Variant::RfcForceMarksSelf);
                     if mine || (p != tp && crate::core::same_replace_scope(self.sc, tp, p)) {
                         self.s.patch_mut(p).forced = true;
@@ -401,7 +401,7 @@ impl<E: EventSink> Kernel<'_, E> {
         } else if self.s.klp_target_state == KlpState::Unpatched {
             self.s.patch_mut(tp).forced = true;
         } else if self.s.patch(tp).replace && !self.variant(Variant::B3bForceReplaceNoException) {
-            for p in self.s.klp_patches.clone() {
+            for p in self.s.klp_patches {
                 if p != tp {
                     self.s.patch_mut(p).forced = true;
                 }
@@ -419,7 +419,7 @@ impl<E: EventSink> Kernel<'_, E> {
             // replaces registered, disabled ones, which run nothing).
             // replace-set and replaceable: only the patches the replace
             // removes (same_replace_scope; always true in mainline).
-            for p in self.s.klp_patches.clone() {
+            for p in self.s.klp_patches {
                 if p != tp
                     && self.s.patch(p).enabled
                     && crate::core::same_replace_scope(self.sc, tp, p)
