@@ -383,89 +383,102 @@ impl<const GRAPH: bool> Hooks<KlpModel> for KlpHooks<'_, GRAPH> {
     }
 }
 
-/// Strongly connected components of the nodes `0..n` that `keep`
-/// (iterative Tarjan): the component of each node (u32::MAX when not kept)
-/// and the count. `succ(v, out)` pushes the successors of `v`; those not
-/// kept are skipped.
+/// Strongly connected components of the nodes `0..n` that `keep`: the
+/// component of each node (u32::MAX when not kept) and the count,
+/// components numbered in the order they complete (reverse topological, as
+/// Tarjan's). `succ(v, out)` pushes the successors of `v`; those not kept
+/// are skipped.
+///
+/// Pearce's variant of Tarjan ("A space-efficient algorithm for finding
+/// strongly connected components", 2016), iterative: one word per node
+/// (`rindex`: 0 unvisited, the visit index while the node is open, then
+/// `n - component` once it is done, always above every open index) instead
+/// of Tarjan's index, lowlink, on-stack flag and component arrays; the
+/// graph's slot arrays are the size of its table, so this is 4 bytes a slot
+/// where Tarjan took 13.
 fn tarjan(
     n: usize,
     keep: impl Fn(u32) -> bool,
     mut succ: impl FnMut(u32, &mut Vec<u32>),
 ) -> (Vec<u32>, u32) {
-    let mut comp = vec![u32::MAX; n];
-    let mut idx = vec![u32::MAX; n];
-    let mut low = vec![0u32; n];
-    let mut on_stack = vec![false; n];
+    assert!(n < u32::MAX as usize, "too many nodes for 32-bit indices");
+    let mut rindex = vec![0u32; n];
+    let mut index = 1u32;
+    // The next component's value in rindex: n, n - 1, ...
+    let mut c = n as u32;
     let mut stack: Vec<u32> = Vec::new();
-    let mut next_index = 0u32;
-    let mut ncomp = 0u32;
-    // The call stack: (node, next successor) per frame, the successors of
-    // every frame in one buffer (a frame's run ends where the next one's
-    // starts), so a deep search allocates nothing per node.
-    let mut call: Vec<(u32, usize)> = Vec::new();
+    // The call stack: (node, next successor, first successor, is root) per
+    // frame, the successors of every frame in one buffer (a frame's run
+    // ends where the next one's starts), so a deep search allocates nothing
+    // per node.
+    type Frame = (u32, usize, usize, bool);
+    let mut call: Vec<Frame> = Vec::new();
     let mut succs: Vec<u32> = Vec::new();
-    let mut starts: Vec<usize> = Vec::new();
-    let mut open =
-        |v: u32, call: &mut Vec<(u32, usize)>, succs: &mut Vec<u32>, starts: &mut Vec<usize>| {
-            let from = succs.len();
-            succ(v, succs);
-            let mut k = from;
-            for i in from..succs.len() {
-                if keep(succs[i]) {
-                    succs[k] = succs[i];
-                    k += 1;
-                }
+    let mut open = |v: u32, call: &mut Vec<Frame>, succs: &mut Vec<u32>| {
+        let from = succs.len();
+        succ(v, succs);
+        let mut k = from;
+        for i in from..succs.len() {
+            if keep(succs[i]) {
+                succs[k] = succs[i];
+                k += 1;
             }
-            succs.truncate(k);
-            starts.push(from);
-            call.push((v, from));
-        };
+        }
+        succs.truncate(k);
+        call.push((v, from, from, true));
+    };
     for root in 0..n as u32 {
-        if idx[root as usize] != u32::MAX || !keep(root) {
+        if rindex[root as usize] != 0 || !keep(root) {
             continue;
         }
-        idx[root as usize] = next_index;
-        low[root as usize] = next_index;
-        next_index += 1;
-        stack.push(root);
-        on_stack[root as usize] = true;
-        open(root, &mut call, &mut succs, &mut starts);
-        while let Some(&(v, ei)) = call.last() {
-            let end = succs.len();
-            // The top frame's successors run from its start to the end.
-            if ei < end {
+        rindex[root as usize] = index;
+        index += 1;
+        open(root, &mut call, &mut succs);
+        while let Some(&(v, ei, _, _)) = call.last() {
+            if ei < succs.len() {
                 let w = succs[ei];
                 call.last_mut().expect("a frame is open").1 += 1;
-                if idx[w as usize] == u32::MAX {
-                    idx[w as usize] = next_index;
-                    low[w as usize] = next_index;
-                    next_index += 1;
-                    stack.push(w);
-                    on_stack[w as usize] = true;
-                    open(w, &mut call, &mut succs, &mut starts);
-                } else if on_stack[w as usize] {
-                    low[v as usize] = low[v as usize].min(idx[w as usize]);
+                if rindex[w as usize] == 0 {
+                    rindex[w as usize] = index;
+                    index += 1;
+                    open(w, &mut call, &mut succs);
+                } else if rindex[w as usize] < rindex[v as usize] {
+                    rindex[v as usize] = rindex[w as usize];
+                    call.last_mut().expect("a frame is open").3 = false;
                 }
-            } else {
-                call.pop();
-                succs.truncate(starts.pop().expect("a frame has a start"));
-                if let Some(&(u, _)) = call.last() {
-                    low[u as usize] = low[u as usize].min(low[v as usize]);
-                }
-                if low[v as usize] == idx[v as usize] {
-                    while let Some(w) = stack.pop() {
-                        on_stack[w as usize] = false;
-                        comp[w as usize] = ncomp;
-                        if w == v {
-                            break;
-                        }
+                continue;
+            }
+            // v is done: its successors leave the buffer.
+            let (_, _, from, is_root) = call.pop().expect("a frame is open");
+            succs.truncate(from);
+            if is_root {
+                index -= 1;
+                while let Some(&w) = stack.last() {
+                    if rindex[v as usize] > rindex[w as usize] {
+                        break;
                     }
-                    ncomp += 1;
+                    stack.pop();
+                    rindex[w as usize] = c;
+                    index -= 1;
+                }
+                rindex[v as usize] = c;
+                c -= 1;
+            } else {
+                stack.push(v);
+            }
+            if let Some(&(u, _, _, _)) = call.last() {
+                if rindex[v as usize] < rindex[u as usize] {
+                    rindex[u as usize] = rindex[v as usize];
+                    call.last_mut().expect("a frame is open").3 = false;
                 }
             }
         }
     }
-    (comp, ncomp)
+    let ncomp = n as u32 - c;
+    for r in &mut rindex {
+        *r = if *r == 0 { u32::MAX } else { n as u32 - *r };
+    }
+    (rindex, ncomp)
 }
 
 /// Strongly connected components of the states pending for obligation `k`
@@ -477,6 +490,43 @@ fn sccs(g: &StateGraph, lay: &Layout, k: usize) -> (Vec<u32>, u32) {
         |v| g.expanded(v) && lay.pending(g.label(v), k),
         |v, out| out.extend(g.edges(v).map(|e| e.0)),
     )
+}
+
+/// The members of each component, in slot order, as one array (a vector
+/// per component cost an allocation per state, most components being
+/// single states).
+struct Members {
+    slots: Vec<u32>,
+    /// Component `c`'s members are `slots[start[c]..start[c + 1]]`.
+    start: Vec<u32>,
+}
+
+impl Members {
+    fn new(comp: &[u32], ncomp: u32) -> Members {
+        let mut start = vec![0u32; ncomp as usize + 1];
+        for &c in comp.iter().filter(|&&c| c != u32::MAX) {
+            start[c as usize + 1] += 1;
+        }
+        for c in 0..ncomp as usize {
+            start[c + 1] += start[c];
+        }
+        let mut fill = start.clone();
+        let mut slots = vec![0u32; start[ncomp as usize] as usize];
+        for (s, &c) in comp.iter().enumerate() {
+            if c != u32::MAX {
+                slots[fill[c as usize] as usize] = s as u32;
+                fill[c as usize] += 1;
+            }
+        }
+        Members { slots, start }
+    }
+}
+
+impl std::ops::Index<usize> for Members {
+    type Output = [u32];
+    fn index(&self, c: usize) -> &[u32] {
+        &self.slots[self.start[c] as usize..self.start[c + 1] as usize]
+    }
 }
 
 /// Tasks that must return to user space infinitely often.
@@ -494,12 +544,7 @@ type SlotLasso = (u32, Vec<(u32, EdgeLabel)>);
 /// Finds a fair lasso that stays in states pending for obligation `k`.
 fn find_lasso(model: &KlpModel, g: &StateGraph, lay: &Layout, k: usize) -> Option<SlotLasso> {
     let (comp, ncomp) = sccs(g, lay, k);
-    let mut members: Vec<Vec<u32>> = vec![vec![]; ncomp as usize];
-    for (s, &c) in comp.iter().enumerate() {
-        if c != u32::MAX {
-            members[c as usize].push(s as u32);
-        }
-    }
+    let members = Members::new(&comp, ncomp);
     let first = |m: &[u32]| m.iter().map(|&s| g.order_key(s)).min();
     // Prefer the component reached first (shortest prefix).
     let mut order: Vec<usize> = (0..ncomp as usize).collect();
@@ -978,12 +1023,7 @@ fn quotient_may_fail(g: &StateGraph, table: &[u32], lay: &Layout, k: usize) -> b
         return true;
     }
     let (comp, ncomp) = sccs(g, lay, k);
-    let mut members: Vec<Vec<u32>> = vec![vec![]; ncomp as usize];
-    for (s, &c) in comp.iter().enumerate() {
-        if c != u32::MAX {
-            members[c as usize].push(s as u32);
-        }
-    }
+    let members = Members::new(&comp, ncomp);
     let cpus: Vec<usize> = lay
         .classes
         .iter()
@@ -1009,8 +1049,8 @@ fn quotient_may_fail(g: &StateGraph, table: &[u32], lay: &Layout, k: usize) -> b
         .map(|&l| perm_unrank(l >> CPU_PERM_SHIFT & 0x1f, cpus.len()))
         .collect();
     let mut local = vec![0u32; g.capacity()];
-    for (c, m) in members.iter().enumerate() {
-        let c = c as u32;
+    for c in 0..ncomp {
+        let m = &members[c as usize];
         let has_cycle = m.len() > 1 || m.iter().any(|&s| g.edges(s).any(|(w, _)| w == s));
         let terminal = m.len() == 1 && !lay.has_nonadmin(g.label(m[0]));
         if !has_cycle && !terminal {
@@ -1138,6 +1178,62 @@ pub fn quotient_against_full(model: &KlpModel, bounds: &Bounds) -> Option<Vec<(b
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod scc_tests {
+    use super::tarjan;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Same components as mutual reachability (two nodes are in one
+        /// component exactly when each reaches the other through kept
+        /// nodes), numbered in reverse topological order (an edge between
+        /// components goes to a smaller number, as Tarjan's).
+        #[test]
+        fn components_are_mutual_reachability(
+            n in 1usize..24,
+            edges in prop::collection::vec((0usize..24, 0usize..24), 0..60),
+            dropped in prop::collection::vec(0usize..24, 0..4),
+        ) {
+            let keep = |v: u32| !dropped.contains(&(v as usize));
+            let adj: Vec<Vec<u32>> = (0..n)
+                .map(|v| edges.iter().filter(|e| e.0 % n == v).map(|e| (e.1 % n) as u32).collect())
+                .collect();
+            let (comp, ncomp) = tarjan(n, keep, |v, out| out.extend(&adj[v as usize]));
+            // reach[a][b]: b reachable from a through kept nodes.
+            let mut reach = vec![vec![false; n]; n];
+            for a in (0..n).filter(|&a| keep(a as u32)) {
+                let mut todo = vec![a];
+                reach[a][a] = true;
+                while let Some(v) = todo.pop() {
+                    for &w in &adj[v] {
+                        let w = w as usize;
+                        if keep(w as u32) && !reach[a][w] {
+                            reach[a][w] = true;
+                            todo.push(w);
+                        }
+                    }
+                }
+            }
+            let mut seen = std::collections::HashSet::new();
+            for a in 0..n {
+                prop_assert_eq!(comp[a] == u32::MAX, !keep(a as u32));
+                if comp[a] == u32::MAX {
+                    continue;
+                }
+                prop_assert!(comp[a] < ncomp);
+                seen.insert(comp[a]);
+                for b in (0..n).filter(|&b| comp[b] != u32::MAX) {
+                    prop_assert_eq!(comp[a] == comp[b], reach[a][b] && reach[b][a]);
+                    if reach[a][b] {
+                        prop_assert!(comp[b] <= comp[a]);
+                    }
+                }
+            }
+            prop_assert_eq!(seen.len() as u32, ncomp);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 
 use smallvec::SmallVec;
 
+use crate::scenario::{MAX_DEPTH, MAX_PATCHES};
 use crate::state::{Frame, Frames, Impl, KlpOp, KlpState, Life, PatchRec, State, Task, TaskLife};
 
 /// Bytes held inline (no allocation) by a packed state; a larger one (many
@@ -49,7 +50,7 @@ impl std::hash::Hash for State {
 }
 
 /// Bytes of the stack buffer a state is packed into first.
-const STACK_BYTES: usize = 384;
+const STACK_BYTES: usize = 512;
 
 /// Calls `f` with `s` packed, from a stack buffer when it fits (every
 /// scenario of ordinary size), else from the heap.
@@ -67,17 +68,19 @@ fn with_packed<R>(s: &State, f: impl FnOnce(&[u8]) -> R) -> R {
     }
 }
 
-/// The most bytes [`encode`] can write for `s`: a varint takes at most 10.
+/// At least the bytes [`encode`] can write for `s`, from the lengths
+/// alone (a varint takes at most 10 bytes, a frame 3, a func_stack and
+/// `klp_patches` at most `MAX_PATCHES`): no walk over the lists.
+#[inline(always)]
 fn packed_bound(s: &State) -> usize {
-    let tasks = |ts: &[Task]| 1 + ts.iter().map(|t| 2 + 3 * t.frames.len()).sum::<usize>();
+    const STACK: usize = 1 + MAX_PATCHES;
+    const TASK: usize = 2 + 3 * MAX_DEPTH as usize;
     1 + s.patches.len() * 70
+        + STACK
         + 1
-        + s.klp_patches.len()
-        + 1
-        + s.func_stacks.iter().map(|fs| 1 + fs.len()).sum::<usize>()
+        + s.func_stacks.len() * STACK
         + 2
-        + tasks(&s.tasks)
-        + tasks(&s.idle_tasks)
+        + (2 + (s.tasks.len() + s.idle_tasks.len()) * TASK)
         + 3
         + 6 * 10
         + 1
