@@ -293,24 +293,6 @@ where
     check_with(model, opts, canonicalize, &NoHooks).outcome
 }
 
-/// [`check_with`] keeping the waiting states in the form `store` makes
-/// (see [`store`]): the same search, the same states and answers.
-pub fn check_stored<M, H, P>(
-    model: &M,
-    opts: &NativeOptions,
-    canonicalize: Option<Canonicalize<'_, M::State>>,
-    hooks: &H,
-    store: &P,
-) -> HookedOutcome<M::Action, H::Local>
-where
-    M: Model + Sync,
-    M::State: Hash + Clone + Send,
-    H: Hooks<M>,
-    P: Store<M::State>,
-{
-    check_inner(model, opts, canonicalize, hooks, store)
-}
-
 /// What [`check_with`] hands back: the outcome, each worker's hook
 /// accumulator and, when the hooks record one, the state graph (which owns
 /// the search's table).
@@ -333,10 +315,12 @@ where
     M::State: Hash + Clone + Send,
     H: Hooks<M>,
 {
-    check_inner(model, opts, canonicalize, hooks, &Whole)
+    check_stored(model, opts, canonicalize, hooks, &Whole)
 }
 
-fn check_inner<M, H, P>(
+/// [`check_with`] keeping the waiting states in the form `store` makes
+/// (see [`store`]): the same search, the same states and answers.
+pub fn check_stored<M, H, P>(
     model: &M,
     opts: &NativeOptions,
     canonicalize: Option<Canonicalize<'_, M::State>>,
