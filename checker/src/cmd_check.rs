@@ -97,6 +97,7 @@ pub fn check(args: &CheckArgs) -> i32 {
             args.engine == crate::engines::EngineKind::Native
         },
         memory: args.memory,
+        first_table: None,
         no_liveness: args.no_liveness,
         // The timeout bounds the whole command, every pass included.
         deadline: args.timeout.map(|t| started + t),

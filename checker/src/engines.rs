@@ -40,6 +40,11 @@ pub struct Bounds {
     /// The native engine's table budget (`--memory`); `None`: start small
     /// and grow the table when it fills.
     pub memory: Option<usize>,
+    /// The native engine's first table (bytes of keys and parent links)
+    /// when `memory` is `None`; `None`: the pinned count's size or
+    /// [`NATIVE_FIRST_TABLE`]. Not a command-line option: the tests set it
+    /// tiny to make every search grow its table many times.
+    pub first_table: Option<usize>,
     /// Skip the liveness search (`--no-liveness`): `eventually` properties
     /// are then reported as unknown.
     pub no_liveness: bool,
@@ -243,24 +248,25 @@ pub fn run(model: &KlpModel, kind: EngineKind, bounds: &Bounds) -> Outcome {
     }
 }
 
-/// The first table the native engine tries when no `--memory` is given
-/// (about 1.4 M states); it is grown fourfold while it fills up.
-const NATIVE_FIRST_TABLE: usize = 24 << 20;
+/// The first table the native engine makes when no `--memory` is given
+/// and the scenario pins no count (about 118,000 states); it doubles in
+/// place while it fills up, so a small first table costs a few cheap
+/// rehashes, never a restart.
+const NATIVE_FIRST_TABLE: usize = 3 << 19;
 
 /// The largest first table a pinned count may ask for (a wrong pin must not
 /// make the first allocation fail).
 const PINNED_FIRST_TABLE_MAX: usize = 1 << 30;
 
 /// The smallest first table a pinned count gets (a pin too small for the
-/// scenario as edited costs one restart with four times the table).
+/// scenario as edited costs a few doublings in place).
 const PINNED_FIRST_TABLE_MIN: usize = 1 << 20;
 
 /// The first table without `--memory`: [`NATIVE_FIRST_TABLE`], or, for a
 /// scenario with a pinned unique-state count (the symmetry pin with
 /// symmetry, else the plain one, which bounds both), the table that holds
-/// that count: a pinned scenario is searched once instead of restarted on
-/// a full table, and a small one does not pay for 24 MiB of table (and as
-/// much again of liveness graph slots).
+/// that count: a pinned scenario's table never grows, and a small one does
+/// not pay for more table (and liveness graph slots) than it needs.
 fn first_table(model: &KlpModel, symmetry: bool) -> usize {
     let sc = &model.sc;
     let pin = if symmetry {
@@ -278,9 +284,8 @@ fn first_table(model: &KlpModel, symmetry: bool) -> usize {
 /// Where growing stops.
 const NATIVE_MAX_TABLE: usize = 6 << 30;
 
-/// Runs the native engine; without `--memory`, a full table is retried with
-/// four times the memory (the search is deterministic, so the rerun gives the
-/// same result a big enough first table would have).
+/// Runs the native engine; without `--memory`, a full table is doubled in
+/// place (exact: every fingerprint is stored) up to [`NATIVE_MAX_TABLE`].
 pub fn run_native(model: &KlpModel, bounds: &Bounds) -> Outcome {
     run_native_hooked(
         model,
@@ -392,32 +397,31 @@ where
             m
         }
     };
-    let mut memory = bounds
-        .memory
-        .map_or_else(|| first_table(model, bounds.symmetry), graph_share);
-    loop {
+    // Without --memory the table starts small (or at the pinned count's
+    // size) and doubles in place as it fills, up to NATIVE_MAX_TABLE; with
+    // --memory it is that size and a full one ends the search.
+    let memory = bounds.memory.map_or_else(
+        || {
+            bounds
+                .first_table
+                .unwrap_or_else(|| first_table(model, bounds.symmetry))
+        },
+        graph_share,
+    );
+    {
         let opts = crate::engine::NativeOptions {
             threads: bounds.threads,
             symmetry: bounds.symmetry,
             max_states: bounds.max_states,
-            timeout: budget.map(|t| t.saturating_sub(start.elapsed())),
+            timeout: budget,
             memory_bytes: Some(memory),
+            max_memory_bytes: bounds.memory.is_none().then_some(NATIVE_MAX_TABLE),
             live: Some(live.clone()),
             interrupt: Some(&crate::interrupt::INTERRUPTED),
             ..Default::default()
         };
         let hooked = crate::engine::check_stored(model, &opts, Some(&canon), hooks, &Packed);
         let o = hooked.outcome;
-        if let crate::engine::StopReason::TableFull {
-            suggested_memory_bytes,
-            ..
-        } = o.stop
-        {
-            if bounds.memory.is_none() && suggested_memory_bytes <= NATIVE_MAX_TABLE {
-                memory = suggested_memory_bytes;
-                continue;
-            }
-        }
         let complete = o.complete;
         let outcome = Outcome {
             complete,
@@ -443,11 +447,11 @@ where
                 .map(|d| d.map(|d| d.actions))
                 .collect(),
         };
-        return NativeRun {
+        NativeRun {
             outcome,
             locals: hooked.locals,
             graph: hooked.graph,
-        };
+        }
     }
 }
 

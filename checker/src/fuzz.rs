@@ -97,6 +97,7 @@ fn pipeline(sc: Scenario, spec_json: &Value) {
         timeout: None,
         symmetry: true,
         memory: Some(64 << 10),
+        first_table: None,
         no_liveness: false,
         deadline: None,
     };

@@ -479,26 +479,223 @@ fn a_store_changes_nothing_the_search_finds() {
             };
             let whole = check_with(&model, &o, None, &NoHooks).outcome;
             let stored = check_stored(&model, &o, None, &NoHooks, &WalkStore).outcome;
-            let key = |out: &klp_checker::engine::NativeOutcome<_>| {
-                (
-                    out.stop.clone(),
-                    out.unique_states,
-                    out.states,
-                    out.max_depth,
-                    out.discoveries
-                        .iter()
-                        .map(|d| d.as_ref().map(|d| (d.init_index, d.actions.clone())))
-                        .collect::<Vec<_>>(),
-                )
-            };
             match bound {
-                None => assert_eq!(key(&whole), key(&stored), "{threads} threads"),
+                None => assert_eq!(found_key(&whole), found_key(&stored), "{threads} threads"),
                 // Cut short, how many successors were generated (and which
                 // discoveries were made) before the stop depends on timing.
                 Some(b) => {
                     assert_eq!(stored.stop, StopReason::MaxStates, "{threads} threads");
                     assert_eq!((whole.unique_states, stored.unique_states), (b, b));
                 }
+            }
+        }
+    }
+}
+
+/// A search's stop, unique and generated states, depth, and each
+/// discovery's initial state and path.
+type FoundKey<A> = (StopReason, u64, u64, usize, Vec<Option<(usize, Vec<A>)>>);
+
+/// What a search found, in a form two runs can be compared by: the stop,
+/// the counts, and every discovery's path.
+fn found_key<A: Clone>(out: &klp_checker::engine::NativeOutcome<A>) -> FoundKey<A> {
+    (
+        out.stop.clone(),
+        out.unique_states,
+        out.states,
+        out.max_depth,
+        out.discoveries
+            .iter()
+            .map(|d| d.as_ref().map(|d| (d.init_index, d.actions.clone())))
+            .collect(),
+    )
+}
+
+/// A table that starts at 16 slots and doubles in place while it fills
+/// finds what a table big enough from the start finds: the same states,
+/// the same generated count and depth, the same discoveries by the same
+/// paths (parent links survive the rehash), at every thread count, with
+/// and without symmetry.
+#[test]
+fn a_table_grown_in_place_finds_what_a_big_one_finds() {
+    let model = TwoPhase::new(5);
+    let walk = Walk::new(60, Props::All);
+    for threads in [1, 2, 4] {
+        for symmetry in [false, true] {
+            let big = NativeOptions {
+                symmetry,
+                ..opts(threads)
+            };
+            let small = NativeOptions {
+                memory_bytes: Some(16 * 12),
+                max_memory_bytes: Some(32 << 20),
+                ..big.clone()
+            };
+            let canon = |s: <TwoPhase as Model>::State| two_phase::canonical(&s);
+            let whole = check(&model, &big, Some(&canon));
+            let grown = check(&model, &small, Some(&canon));
+            assert_eq!(whole.table_growths, 0);
+            // From 16 slots to the table that holds them all; one more if
+            // the count is within the reservations workers hold (64 each)
+            // of a table's limit, which can make it grow a little early.
+            let needed = FingerprintTable::capacity_for_states(whole.unique_states);
+            let doublings = (needed / 16).trailing_zeros();
+            assert!(
+                (doublings..=doublings + 1).contains(&grown.table_growths),
+                "{} doublings for {} states, {threads} threads",
+                grown.table_growths,
+                whole.unique_states
+            );
+            assert_eq!(found_key(&grown), found_key(&whole), "{threads} threads");
+            assert_discoveries_replay(&model, &grown);
+            let whole = check(&walk, &big, None);
+            let grown = check(&walk, &small, None);
+            assert!(grown.table_growths > 0);
+            assert_eq!(
+                found_key(&grown),
+                found_key(&whole),
+                "walk, {threads} threads"
+            );
+        }
+    }
+}
+
+/// Growth stops at its budget with a table-full stop at exactly the grown
+/// table's load limit, and a state bound stays exact across doublings.
+#[test]
+fn growth_stops_at_its_budget_and_keeps_an_exact_state_bound() {
+    let model = TwoPhase::new(5);
+    for threads in [1, 2, 4] {
+        let o = NativeOptions {
+            memory_bytes: Some(64 * 12),
+            max_memory_bytes: Some(256 * 12),
+            ..opts(threads)
+        };
+        let out = check(&model, &o, None);
+        assert_eq!(out.table_growths, 2, "{threads} threads");
+        assert_eq!(
+            out.stop,
+            StopReason::TableFull {
+                states: 230,
+                suggested_memory_bytes: 4 * 256 * 12,
+            }
+        );
+        assert_eq!(out.unique_states, 230);
+        for bound in [57u64, 58, 1_000, 8_831] {
+            let o = NativeOptions {
+                memory_bytes: Some(16 * 12),
+                max_memory_bytes: Some(32 << 20),
+                max_states: Some(bound),
+                ..opts(threads)
+            };
+            let out = check(&model, &o, None);
+            assert_eq!(
+                out.stop,
+                StopReason::MaxStates,
+                "{bound}, {threads} threads"
+            );
+            assert_eq!(out.unique_states, bound, "{bound}, {threads} threads");
+        }
+    }
+}
+
+/// Records the graph, with node and edge labels made from the states
+/// themselves (so a label moved to the wrong slot shows).
+struct LabelHooks<'m, M>(&'m M);
+
+fn fingerprint<S: std::hash::Hash>(s: &S) -> u64 {
+    klp_checker::engine::Fingerprinter::default().fingerprint(s)
+}
+
+impl<M> klp_checker::engine::Hooks<M> for LabelHooks<'_, M>
+where
+    M: Model + Sync,
+    M::State: std::hash::Hash,
+{
+    type Local = ();
+    const GRAPH: bool = true;
+    const ACTIONS: bool = true;
+    fn local(&self) {}
+    fn node(&self, s: &M::State) -> u64 {
+        fingerprint(s) >> 8
+    }
+    fn step(
+        &self,
+        _: &mut (),
+        s: &M::State,
+        _: &mut u64,
+        a: M::Action,
+    ) -> (
+        Option<M::State>,
+        Option<klp_checker::engine::hooks::EdgeLabel>,
+    ) {
+        let next = self.0.next_state(s, a);
+        let label = next.as_ref().map(|n| fingerprint(n) as u16);
+        (next, label)
+    }
+}
+
+/// The recorded graph by fingerprints: each expanded state's depth, node
+/// label and sorted labelled edges, independent of where slots are.
+type GraphByFingerprint = std::collections::BTreeMap<u64, (u32, u64, Vec<(u64, u16)>)>;
+
+fn graph_by_fingerprint(g: &klp_checker::engine::StateGraph) -> GraphByFingerprint {
+    (0..g.capacity() as u32)
+        .filter(|&v| g.expanded(v))
+        .map(|v| {
+            let mut edges: Vec<(u64, u16)> = g
+                .edges(v)
+                .map(|(t, l)| (g.table.fingerprint_at(t), l))
+                .collect();
+            // The graph is a set of edges: one may be listed twice (a
+            // successor refused by a full table and retried by the leader
+            // while another action's edge to it was kept by the worker).
+            edges.sort_unstable();
+            edges.dedup();
+            (g.table.fingerprint_at(v), (g.depth(v), g.label(v), edges))
+        })
+        .collect()
+}
+
+/// A recorded state graph survives the table's growth: every state keeps
+/// its depth, node label and edges (the workers' edge chunks, the leader's
+/// extra edges and the per-slot arrays are all moved to the new slots).
+#[test]
+fn a_graph_recorded_while_the_table_grows_is_the_same_graph() {
+    use klp_checker::engine::check_with;
+    let model = TwoPhase::new(6);
+    let hooks = LabelHooks(&model);
+    for threads in [1, 2, 4] {
+        for symmetry in [false, true] {
+            let big = NativeOptions {
+                symmetry,
+                ..opts(threads)
+            };
+            let small = NativeOptions {
+                memory_bytes: Some(16 * 12),
+                max_memory_bytes: Some(32 << 20),
+                ..big.clone()
+            };
+            let canon = |s: <TwoPhase as Model>::State| two_phase::canonical(&s);
+            let whole = check_with(&model, &big, Some(&canon), &hooks);
+            let grown = check_with(&model, &small, Some(&canon), &hooks);
+            assert!(grown.outcome.table_growths >= 4);
+            assert_eq!(found_key(&grown.outcome), found_key(&whole.outcome));
+            let (a, b) = (whole.graph.unwrap(), grown.graph.unwrap());
+            let (a, b) = (graph_by_fingerprint(&a), graph_by_fingerprint(&b));
+            assert_eq!(a.len() as u64, whole.outcome.unique_states);
+            if a != b {
+                let diff: Vec<_> = a
+                    .iter()
+                    .filter(|(k, v)| b.get(k) != Some(v))
+                    .take(3)
+                    .map(|(k, v)| (k, v, b.get(k)))
+                    .collect();
+                panic!(
+                    "{threads} threads, symmetry {symmetry}: {} vs {} states; {diff:?}",
+                    a.len(),
+                    b.len()
+                );
             }
         }
     }

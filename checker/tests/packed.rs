@@ -38,7 +38,12 @@ fn reachable_states_round_trip_and_pack_apart() {
                 break;
             }
             let packed = PackedState::pack(&s);
-            assert_eq!(packed.unpack(), s, "{}: a state does not round-trip", path.display());
+            assert_eq!(
+                packed.unpack(),
+                s,
+                "{}: a state does not round-trip",
+                path.display()
+            );
             assert_eq!(
                 fingerprint(&s),
                 fingerprint(&packed),

@@ -123,6 +123,26 @@ fn every_spec_meets_expectations_and_engines_agree() {
             "{}: native and stateright-dfs disagree with symmetry",
             path.display()
         );
+        // The default check (symmetry, liveness, coverage) with a table
+        // that starts at 16 slots and doubles in place: the same report,
+        // traces and lassos included.
+        let report = |first_table| {
+            let l = load(&path).unwrap();
+            let b = Bounds {
+                first_table,
+                ..bounds(true)
+            };
+            let r = check_scenario(&path, l.scenario, EngineKind::Native, &b);
+            let mut v = serde_json::to_value(&r).unwrap();
+            v["stats"]["seconds"] = serde_json::Value::Null;
+            v["stats"]["states_per_second"] = serde_json::Value::Null;
+            v
+        };
+        assert!(
+            report(None) == report(Some(16 * 12)),
+            "{}: a growing table changed the report",
+            path.display()
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -117,6 +117,30 @@ impl GraphSlots {
         self.nodes.len() * 16
     }
 
+    /// The arrays for a table grown to `capacity` slots, each entry moved
+    /// to its key's new slot (`map`, from [`FingerprintTable::grow`]).
+    pub(crate) fn grow(
+        self,
+        map: &[u32],
+        capacity: usize,
+        threads: usize,
+    ) -> Result<Self, super::table::AllocError> {
+        let moved = |old: Box<[AtomicU64]>| {
+            let new = super::table::try_zeroed_words(capacity, threads)?;
+            for (i, word) in old.iter().enumerate() {
+                if map[i] != u32::MAX {
+                    new[map[i] as usize].store(word.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+            }
+            Ok(new)
+        };
+        // One array at a time, so that the old one is freed before the
+        // next new one is allocated.
+        let nodes = moved(self.nodes)?;
+        let locs = moved(self.locs)?;
+        Ok(GraphSlots { nodes, locs })
+    }
+
     #[inline]
     pub(crate) fn set_node(&self, slot: u32, depth: usize, label: u64) {
         let depth = (depth as u64 + 1).min(0xff);
@@ -231,6 +255,24 @@ impl WorkerEdges {
         last.labels.push(label);
     }
 
+    /// Moves every recorded slot (sources and targets) to its slot in a
+    /// grown table (`map`, from [`FingerprintTable::grow`]). The edge
+    /// groups' places in the chunks do not move, so the locators stay valid.
+    pub(crate) fn remap(&mut self, map: &[u32]) {
+        for chunk in &mut self.chunks {
+            for t in &mut chunk.targets {
+                *t = map[*t as usize];
+            }
+        }
+        if let Some((source, _)) = &mut self.open {
+            *source = map[*source as usize];
+        }
+        for (source, target, _) in &mut self.overflow {
+            *source = map[*source as usize];
+            *target = map[*target as usize];
+        }
+    }
+
     /// Publishes the open group's locator.
     pub(crate) fn close(&mut self, slots: &GraphSlots, me: usize) {
         if let Some((source, start)) = self.open.take() {
@@ -273,6 +315,9 @@ impl StateGraph {
             edges.push(w.chunks);
         }
         extra.sort_unstable();
+        // A state refused twice from one source (two actions to it) is
+        // retried twice by the leader: one edge.
+        extra.dedup();
         StateGraph {
             table,
             nodes: slots.nodes,

@@ -129,6 +129,15 @@ pub struct NativeOptions {
     /// bytes per slot, rounded down to a power-of-two slot count. `None`
     /// means [`DEFAULT_MEMORY_BYTES`].
     pub memory_bytes: Option<usize>,
+    /// Memory the table may grow to, in the same measure. A table that
+    /// fills (at the 0.9 load limit) is doubled in place, between two
+    /// rounds of a BFS level: every 64-bit fingerprint is stored, so the
+    /// rehash is exact and the search goes on where it was, with the same
+    /// states, parent links and answers as a table big enough from the
+    /// start. `None` (or no more than `memory_bytes`) means the table stays
+    /// at its first size and a full one ends the search
+    /// ([`StopReason::TableFull`]).
+    pub max_memory_bytes: Option<usize>,
     /// Counters the search updates after every BFS level, for a progress
     /// display that reads them from another thread.
     pub live: Option<Arc<LiveCounters>>,
@@ -163,6 +172,7 @@ impl Default for NativeOptions {
             max_states: None,
             timeout: None,
             memory_bytes: None,
+            max_memory_bytes: None,
             live: None,
             canonical_limit: trace::CANONICAL_LIMIT,
             interrupt: None,
@@ -269,6 +279,9 @@ pub struct NativeOutcome<A> {
     pub table_bytes: usize,
     /// [`collision_probability`] of `unique_states`.
     pub collision_probability: f64,
+    /// Times the table was doubled in place
+    /// ([`NativeOptions::max_memory_bytes`]).
+    pub table_growths: u32,
 }
 
 /// Explores every state of `model` reachable within its boundary, checking
@@ -366,6 +379,7 @@ where
                 .collect(),
             table_bytes: 0,
             collision_probability: 0.0,
+            table_growths: 0,
         };
         HookedOutcome {
             outcome,
@@ -373,6 +387,9 @@ where
             graph: None,
         }
     };
+    let max_capacity = opts
+        .max_memory_bytes
+        .map_or(0, FingerprintTable::capacity_for_memory);
     let mut table = match FingerprintTable::try_with_capacity(capacity, threads) {
         Ok(t) => t,
         Err(_) => return no_memory(FingerprintTable::bytes_for_capacity(capacity)),
@@ -389,7 +406,6 @@ where
         Ok(m) => m,
         Err(e) => return no_memory(e.bytes),
     };
-    let members_bytes = members.bytes();
     if let Some(bound) = opts.max_states {
         table = table.with_entry_bound(bound);
     }
@@ -403,27 +419,37 @@ where
         .map(|(i, _)| i)
         .collect();
 
-    let raw = search::run(
+    let slots = search::Slots {
+        table,
+        members,
+        graph: slots,
+    };
+    let (raw, slots) = search::run(
         model,
         hooks,
         store,
-        slots.as_ref(),
         &properties,
         canonicalize,
-        &table,
+        slots,
+        max_capacity,
         threads,
         deadline,
         opts.interrupt,
         opts.live.as_deref(),
-        members,
     );
+    let table_bytes = slots.bytes();
+    let search::Slots {
+        table,
+        graph: slots,
+        ..
+    } = slots;
 
     let unique_states = table.len();
     let stop = match raw.stop {
         search::Stop::Complete => StopReason::Complete,
         search::Stop::Timeout => StopReason::Timeout,
         search::Stop::Interrupted => StopReason::Interrupted,
-        search::Stop::Full if table.limit() < table.load_limit() => StopReason::MaxStates,
+        search::Stop::Full if table.bound_reached() => StopReason::MaxStates,
         search::Stop::Full => StopReason::TableFull {
             states: unique_states,
             suggested_memory_bytes: table.bytes().saturating_mul(4),
@@ -446,7 +472,6 @@ where
         })
         .collect();
 
-    let table_bytes = table.bytes() + members_bytes + slots.as_ref().map_or(0, |s| s.bytes());
     let outcome = NativeOutcome {
         complete: stop == StopReason::Complete,
         stop,
@@ -458,6 +483,7 @@ where
         unchecked,
         table_bytes,
         collision_probability: collision_probability(unique_states),
+        table_growths: raw.growths,
     };
     let graph = slots.map(|slots| StateGraph::new(table, slots, raw.edges, raw.extra_edges));
     HookedOutcome {

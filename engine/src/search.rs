@@ -28,12 +28,26 @@
 //! A `Full` then is real and stops the search; otherwise the same level
 //! resumes where it was left. So the search stops at exactly the table's
 //! limit (or the state bound), and a space that fits is always completed.
+//!
+//! Growing in place: when a level is cut short by a full table whose limit
+//! is the load factor's and the budget allows a table twice the size, the
+//! leader (between the barriers, every worker waiting, every inserter
+//! dropped) rehashes every stored fingerprint into the doubled table and
+//! moves everything that names a slot: parent links, the level bitmaps,
+//! the graph's per-slot arrays, the blocks of both levels, the refused
+//! states' parents, and the leader's and the workers' graph edges
+//! (workers keep their edges in the shared state between rounds for this).
+//! Discoveries are kept by fingerprint and looked up again at the end. So
+//! the search goes on where it stopped, with the states, parent links and
+//! answers a table big enough from the start gives; workers hold a read
+//! guard on the slot arrays for a round and the leader takes it for
+//! writing, so no thread can hold a slot of the old table across a growth.
 
 use std::any::Any;
 use std::hash::Hash;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Condvar, Mutex, RwLock};
 use std::time::Instant;
 
 use crossbeam_queue::SegQueue;
@@ -42,7 +56,7 @@ use stateright::{Expectation, Model, Property};
 use super::fingerprint::Fingerprinter;
 use super::hooks::{GraphSlots, Hooks, WorkerEdges};
 use super::store::Store;
-use super::table::{FingerprintTable, Insert, Inserter, NO_PARENT};
+use super::table::{AllocError, FingerprintTable, Insert, Inserter, NO_PARENT};
 use super::Canonicalize;
 
 /// Largest number of states in a block handed between threads.
@@ -115,6 +129,43 @@ pub(crate) struct RawOutcome<L> {
     /// graph).
     pub edges: Vec<WorkerEdges>,
     pub extra_edges: Vec<(u32, u32, super::hooks::EdgeLabel)>,
+    /// Times the table was grown in place.
+    pub growths: u32,
+}
+
+/// Everything indexed by table slot: the table, the level bitmaps and, when
+/// the hooks record one, the graph's per-slot arrays. They are replaced
+/// together when the table grows ([`Slots::grow`]).
+pub(crate) struct Slots {
+    pub table: FingerprintTable,
+    pub members: LevelMembers,
+    pub graph: Option<GraphSlots>,
+}
+
+impl Slots {
+    /// Bytes of the table, the bitmaps and the graph's slot arrays.
+    pub(crate) fn bytes(&self) -> usize {
+        self.table.bytes() + self.members.bytes() + self.graph.as_ref().map_or(0, |g| g.bytes())
+    }
+
+    /// Doubles the table and moves every per-slot array with it; answers
+    /// the old-to-new slot map, which the caller applies to everything
+    /// else that holds a slot. One array is replaced at a time (the old
+    /// one freed before the next new one is allocated), so the peak is the
+    /// old arrays plus the new table and the map. On an allocation failure
+    /// the table is unchanged if the table itself could not be grown;
+    /// past that the bitmaps and graph may be stale, which only matters
+    /// to a search that goes on, and this one stops.
+    fn grow(&mut self, threads: usize) -> Result<Box<[u32]>, AllocError> {
+        let capacity = self.table.capacity() * 2;
+        let (table, map) = self.table.grow(capacity, threads)?;
+        self.table = table;
+        self.members = self.members.grow(&map, capacity, threads)?;
+        if let Some(graph) = self.graph.take() {
+            self.graph = Some(graph.grow(&map, capacity, threads)?);
+        }
+        Ok(map)
+    }
 }
 
 /// Everything the workers share. Written fields are atomics or touched only
@@ -124,14 +175,28 @@ struct Shared<'a, M: Model, H, P: Store<M::State>> {
     hooks: &'a H,
     /// How the waiting states are kept.
     store: &'a P,
-    /// The graph's per-slot arrays, when the hooks record one.
-    graph: Option<&'a GraphSlots>,
+    /// The table and everything indexed by its slots. Workers hold a read
+    /// guard for a round of a level; the leader takes it for writing
+    /// between the barriers, where it may grow the table.
+    slots: RwLock<Slots>,
+    /// The largest table capacity the search may grow to (the first
+    /// table's capacity: no growth).
+    max_capacity: usize,
+    /// Times the table was grown.
+    growths: AtomicU32,
+    /// Whether workers reserve table room in chunks; false once the table
+    /// is at a limit it cannot grow past, where chunks held by other
+    /// threads would make `Full` answers spurious.
+    chunked: AtomicBool,
+    /// Each worker's graph edges: a worker moves its own out for a round
+    /// and back before the barrier, so the leader can remap them when the
+    /// table grows.
+    edges: Box<[Mutex<WorkerEdges>]>,
     /// Graph edges to states the leader inserted between levels.
     extra_edges: Mutex<Vec<(u32, u32, super::hooks::EdgeLabel)>>,
     properties: &'a [Property<M>],
     has_eventually: bool,
     canonicalize: Option<Canonicalize<'a, M::State>>,
-    table: &'a FingerprintTable,
     /// Level `d` is read from `levels[d % 2]` while level `d + 1` is
     /// written to the other, each as one queue per worker.
     levels: [Level<P::Item>; 2],
@@ -150,8 +215,6 @@ struct Shared<'a, M: Model, H, P: Store<M::State>> {
     /// States refused by the table during this level, retried by the
     /// leader.
     refused: SegQueue<Successor<P::Item>>,
-    /// Level membership of table slots, for deterministic parent links.
-    members: LevelMembers,
     barrier: LevelBarrier,
     threads: usize,
     deadline: Option<Instant>,
@@ -165,9 +228,74 @@ impl<M: Model, H, P: Store<M::State>> Shared<'_, M, H, P> {
     /// `slot`: keep the parent link deterministic (see
     /// [`FingerprintTable::adopt_smaller_parent`]).
     #[inline]
-    fn adopt(&self, slot: u32, parent: u32, depth: usize) {
-        self.table
-            .adopt_smaller_parent(slot, parent, |q| self.members.contains(depth, q));
+    fn adopt(slots: &Slots, slot: u32, parent: u32, depth: usize) {
+        slots
+            .table
+            .adopt_smaller_parent(slot, parent, |q| slots.members.contains(depth, q));
+    }
+
+    /// Grows the table if its limit is the load factor's (not a state
+    /// bound) and the doubled table fits the budget; a growth whose memory
+    /// cannot be had stops the search. Answers whether it grew.
+    fn grow_if_allowed(&self, slots: &mut Slots) -> bool {
+        if !slots.table.limited_by_load() || slots.table.capacity() * 2 > self.max_capacity {
+            return false;
+        }
+        if self.grow(slots) {
+            return true;
+        }
+        self.request_stop(FULL);
+        false
+    }
+
+    /// Grows the table (the leader, between the barriers) and moves every
+    /// slot held outside the per-slot arrays: the blocks of both levels,
+    /// the refused states' parents, the leader's and the workers' graph
+    /// edges. Discoveries are kept by fingerprint and found again after the
+    /// search. Answers false if the memory could not be had.
+    fn grow(&self, slots: &mut Slots) -> bool {
+        let map = match slots.grow(self.threads) {
+            Ok(map) => map,
+            Err(_) => {
+                slots.graph = None;
+                return false;
+            }
+        };
+        for level in &self.levels {
+            for queue in level.iter() {
+                let mut blocks = Vec::new();
+                while let Some(block) = queue.pop() {
+                    blocks.push(block);
+                }
+                for mut block in blocks {
+                    for (_, slot) in &mut block {
+                        *slot = map[*slot as usize];
+                    }
+                    queue.push(block);
+                }
+            }
+        }
+        let mut refused = Vec::new();
+        while let Some(r) = self.refused.pop() {
+            refused.push(r);
+        }
+        for (state, fp, parent, label) in refused {
+            self.refused.push((state, fp, map[parent as usize], label));
+        }
+        for (source, target, _) in self
+            .extra_edges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter_mut()
+        {
+            *source = map[*source as usize];
+            *target = map[*target as usize];
+        }
+        for edges in self.edges.iter() {
+            edges.lock().unwrap_or_else(|e| e.into_inner()).remap(&map);
+        }
+        self.growths.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     fn stopped(&self) -> bool {
@@ -203,37 +331,65 @@ impl<M: Model, H, P: Store<M::State>> Shared<'_, M, H, P> {
     /// has been released: retries the refused states exactly, then decides
     /// whether the level resumes, the next one starts, or the search ends.
     fn between_levels(&self, depth: usize) {
-        let mut exact = self.table.inserter();
-        exact.reserve_one_at_a_time();
-        let mut block = Vec::new();
-        while let Some((state, fp, parent, label)) = self.refused.pop() {
-            if self.stopped() {
-                continue;
-            }
-            let (answer, slot) = exact.insert_at(fp, parent);
-            if let (Some(label), false) = (label, answer == Insert::Full) {
-                self.extra_edges
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((parent, slot, label));
-            }
-            match answer {
-                Insert::Inserted(slot) => {
-                    self.members.add(depth + 1, slot);
-                    block.push((state, slot))
+        let mut guard = self.slots.write().unwrap_or_else(|e| e.into_inner());
+        // A worker was refused room: the table is at its limit (up to the
+        // reservations others held). Grow it if it is the load factor's
+        // limit and the budget allows; else insert exactly from now on.
+        let hit = self.limit_hit.swap(false, Ordering::Relaxed);
+        if hit && !self.stopped() && !self.grow_if_allowed(&mut guard) {
+            self.chunked.store(false, Ordering::Relaxed);
+        }
+        // The refused states, one reservation at a time: a `Full` now is
+        // exact. It grows the table if it may (the state is put back and
+        // the states inserted so far are handed to the next level first,
+        // so that the growth moves their slots too), else ends the search.
+        loop {
+            let slots = &*guard;
+            let mut exact = slots.table.inserter();
+            exact.reserve_one_at_a_time();
+            let mut block = Vec::new();
+            let mut full = false;
+            while let Some((state, fp, parent, label)) = self.refused.pop() {
+                if self.stopped() {
+                    continue;
                 }
-                Insert::Present => self.adopt(slot, parent, depth),
-                Insert::Full => self.request_stop(FULL),
+                let (answer, slot) = exact.insert_at(fp, parent);
+                if let (Some(label), false) = (label, answer == Insert::Full) {
+                    self.extra_edges
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((parent, slot, label));
+                }
+                match answer {
+                    Insert::Inserted(slot) => {
+                        slots.members.add(depth + 1, slot);
+                        block.push((state, slot))
+                    }
+                    Insert::Present => Self::adopt(slots, slot, parent, depth),
+                    Insert::Full => {
+                        self.refused.push((state, fp, parent, label));
+                        full = true;
+                        break;
+                    }
+                }
+            }
+            drop(exact);
+            if !block.is_empty() {
+                self.next_count
+                    .fetch_add(block.len() as u64, Ordering::Relaxed);
+                self.levels[(depth + 1) % 2][0].push(block);
+            }
+            if !full {
+                break;
+            }
+            if !self.grow_if_allowed(&mut guard) {
+                self.request_stop(FULL);
+                while self.refused.pop().is_some() {}
+                break;
             }
         }
-        drop(exact);
-        if !block.is_empty() {
-            self.next_count
-                .fetch_add(block.len() as u64, Ordering::Relaxed);
-            self.levels[(depth + 1) % 2][0].push(block);
-        }
-        let cut_short =
-            self.limit_hit.swap(false, Ordering::Relaxed) && !self.level_is_empty(depth);
+        let slots = &*guard;
+        let cut_short = hit && !self.level_is_empty(depth);
         if self.stopped() {
             self.go_on.store(false, Ordering::Release);
         } else if cut_short {
@@ -243,13 +399,13 @@ impl<M: Model, H, P: Store<M::State>> Shared<'_, M, H, P> {
             self.level_size.store(next, Ordering::Relaxed);
             if let Some(live) = self.live {
                 live.unique_states
-                    .store(self.table.len(), Ordering::Relaxed);
+                    .store(slots.table.len(), Ordering::Relaxed);
                 live.depth.store(depth as u64 + 1, Ordering::Relaxed);
                 live.frontier.store(next, Ordering::Relaxed);
             }
             // Level depth + 1 is next: its successors (depth + 2) are
             // marked where level `depth` was.
-            self.members.clear(depth + 2);
+            slots.members.clear(depth + 2);
             self.repeat.store(false, Ordering::Release);
             self.go_on.store(next > 0, Ordering::Release);
         }
@@ -262,16 +418,15 @@ pub(crate) fn run<M, H, P>(
     model: &M,
     hooks: &H,
     store: &P,
-    graph: Option<&GraphSlots>,
     properties: &[Property<M>],
     canonicalize: Option<Canonicalize<'_, M::State>>,
-    table: &FingerprintTable,
+    slots: Slots,
+    max_capacity: usize,
     threads: usize,
     deadline: Option<Instant>,
     interrupt: Option<&AtomicBool>,
     live: Option<&super::LiveCounters>,
-    members: LevelMembers,
-) -> RawOutcome<H::Local>
+) -> (RawOutcome<H::Local>, Slots)
 where
     M: Model + Sync,
     M::State: Hash + Send,
@@ -279,18 +434,22 @@ where
     P: Store<M::State>,
 {
     let threads = threads.max(1);
+    let max_capacity = max_capacity.max(slots.table.capacity());
     let shared = Shared {
         model,
         hooks,
         store,
-        graph,
+        slots: RwLock::new(slots),
+        max_capacity,
+        growths: AtomicU32::new(0),
+        chunked: AtomicBool::new(true),
+        edges: (0..threads).map(|_| Mutex::default()).collect(),
         extra_edges: Mutex::new(Vec::new()),
         properties,
         has_eventually: properties
             .iter()
             .any(|p| p.expectation == Expectation::Eventually),
         canonicalize,
-        table,
         levels: [(); 2].map(|_| (0..threads).map(|_| SegQueue::new()).collect()),
         stop: AtomicU8::new(RUNNING),
         next_count: AtomicU64::new(0),
@@ -299,7 +458,6 @@ where
         repeat: AtomicBool::new(false),
         limit_hit: AtomicBool::new(false),
         refused: SegQueue::new(),
-        members,
         barrier: LevelBarrier::new(),
         threads,
         deadline,
@@ -341,6 +499,7 @@ where
         resume_unwind(payload);
     }
 
+    let slots = shared.slots.into_inner().unwrap_or_else(|e| e.into_inner());
     let mut found: Vec<Option<Found>> = vec![None; properties.len()];
     for result in &results {
         for (best, candidate) in found.iter_mut().zip(&result.found) {
@@ -351,6 +510,14 @@ where
             }
         }
     }
+    // A discovery's slot is where its fingerprint is now: the table may
+    // have grown since it was recorded.
+    for f in found.iter_mut().flatten() {
+        f.slot = slots
+            .table
+            .find(f.fp)
+            .expect("a discovered state is in the table");
+    }
     let stop = match shared.stop.load(Ordering::Acquire) {
         RUNNING => Stop::Complete,
         TIMEOUT => Stop::Timeout,
@@ -359,13 +526,14 @@ where
     };
     let states = init_states + results.iter().map(|r| r.generated).sum::<u64>();
     let max_depth = results.iter().map(|r| r.max_depth).max().unwrap_or(0);
-    let mut locals = Vec::new();
-    let mut edges = Vec::new();
-    for r in results {
-        locals.push(r.local);
-        edges.push(r.edges);
-    }
-    RawOutcome {
+    let locals = results.into_iter().map(|r| r.local).collect();
+    let edges = shared
+        .edges
+        .into_vec()
+        .into_iter()
+        .map(|e| e.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect();
+    let raw = RawOutcome {
         stop,
         states,
         max_depth,
@@ -376,7 +544,9 @@ where
             .extra_edges
             .into_inner()
             .unwrap_or_else(|e| e.into_inner()),
-    }
+        growths: shared.growths.into_inner(),
+    };
+    (raw, slots)
 }
 
 /// Inserts the initial states (level 0) and returns how many there were
@@ -388,7 +558,8 @@ where
     P: Store<M::State>,
 {
     let hasher = Fingerprinter::default();
-    let mut inserter = shared.table.inserter();
+    let slots = shared.slots.read().unwrap_or_else(|e| e.into_inner());
+    let mut inserter = slots.table.inserter();
     let mut block = Vec::new();
     let mut count = 0;
     for state in shared.model.init_states() {
@@ -402,7 +573,7 @@ where
         };
         match inserter.insert(hasher.fingerprint(&state), NO_PARENT) {
             Insert::Inserted(slot) => {
-                shared.members.add(0, slot);
+                slots.members.add(0, slot);
                 block.push((shared.store.store(state), slot))
             }
             Insert::Present => {}
@@ -455,6 +626,23 @@ impl LevelMembers {
         self.bits[0].len() * 16
     }
 
+    /// The bitmaps for a table grown to `capacity` slots, each bit moved to
+    /// its key's new slot (`map`, from [`FingerprintTable::grow`]).
+    fn grow(&self, map: &[u32], capacity: usize, threads: usize) -> Result<Self, AllocError> {
+        let grown = Self::try_new(capacity, threads)?;
+        for (old, new) in self.bits.iter().zip(&grown.bits) {
+            for (w, word) in old.iter().enumerate() {
+                let mut bits = word.load(Ordering::Relaxed);
+                while bits != 0 {
+                    let slot = map[w * 64 + bits.trailing_zeros() as usize];
+                    new[slot as usize / 64].fetch_or(1 << (slot % 64), Ordering::Relaxed);
+                    bits &= bits - 1;
+                }
+            }
+        }
+        Ok(grown)
+    }
+
     #[inline]
     fn add(&self, level: usize, slot: u32) {
         let (w, b) = (slot as usize / 64, slot % 64);
@@ -480,7 +668,14 @@ struct WorkerResult<L> {
     max_depth: usize,
     found: Vec<Option<Found>>,
     local: L,
-    edges: WorkerEdges,
+}
+
+/// What a worker holds for one round of a level: a read guard's view of
+/// the slot arrays and an inserter into its table. Both end before the
+/// barrier, so the leader may grow the table between rounds.
+struct Round<'r> {
+    slots: &'r Slots,
+    inserter: Inserter<'r>,
 }
 
 /// One search thread's private state: nothing here is shared.
@@ -490,7 +685,6 @@ struct Worker<'s, 'a, M: Model, H: Hooks<M>, P: Store<M::State>> {
     edges: WorkerEdges,
     /// This worker's queue in each level.
     me: usize,
-    inserter: Inserter<'a>,
     hasher: Fingerprinter,
     actions: Vec<M::Action>,
     /// Successors generated but not inserted yet (see [`INSERT_BATCH`]).
@@ -518,7 +712,6 @@ where
             local: shared.hooks.local(),
             edges: WorkerEdges::default(),
             me,
-            inserter: shared.table.inserter(),
             hasher: Fingerprinter::default(),
             actions: Vec::new(),
             successors: Vec::with_capacity(INSERT_BATCH + 64),
@@ -539,7 +732,7 @@ where
         let mut depth = 0;
         while shared.go_on.load(Ordering::Acquire) {
             self.block_size = shared.block_size();
-            let level = catch_unwind(AssertUnwindSafe(|| self.expand_level(depth)));
+            let level = catch_unwind(AssertUnwindSafe(|| self.round(depth)));
             if let Err(payload) = level {
                 shared.request_stop(PANICKED);
                 let mut slot = shared.panic.lock().unwrap_or_else(|e| e.into_inner());
@@ -554,15 +747,18 @@ where
                 depth += 1;
             }
         }
-        if let Some(graph) = shared.graph {
-            self.edges.close(graph, self.me);
+        let slots = shared.slots.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(graph) = &slots.graph {
+            let mut edges = shared.edges[self.me]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            edges.close(graph, self.me);
         }
         WorkerResult {
             generated: self.generated,
             max_depth: self.max_depth,
             found: self.found,
             local: self.local,
-            edges: self.edges,
         }
     }
 
@@ -570,10 +766,6 @@ where
     /// before the barrier.
     fn end_round(&mut self) {
         let shared = self.shared;
-        self.inserter.release();
-        if shared.limit_hit.load(Ordering::Relaxed) {
-            self.inserter.reserve_one_at_a_time();
-        }
         for refused in self.refused.drain(..) {
             shared.refused.push(refused);
         }
@@ -583,9 +775,29 @@ where
         self.out_pushed = 0;
     }
 
+    /// One round of level `depth`: takes the slot arrays for reading and
+    /// this worker's graph edges, expands, and gives both back (dropping
+    /// the inserter returns its unused reservation and counts its inserts).
+    fn round(&mut self, depth: usize) {
+        let shared = self.shared;
+        let slots = shared.slots.read().unwrap_or_else(|e| e.into_inner());
+        let mut inserter = slots.table.inserter();
+        if !shared.chunked.load(Ordering::Relaxed) {
+            inserter.reserve_one_at_a_time();
+        }
+        let mut cx = Round {
+            slots: &slots,
+            inserter,
+        };
+        let mine = &shared.edges[self.me];
+        self.edges = std::mem::take(&mut *mine.lock().unwrap_or_else(|e| e.into_inner()));
+        self.expand_level(&mut cx, depth);
+        *mine.lock().unwrap_or_else(|e| e.into_inner()) = std::mem::take(&mut self.edges);
+    }
+
     /// Expands blocks of level `depth` (0 = initial states) until the level
     /// is empty or the search is stopped, then publishes its last output.
-    fn expand_level(&mut self, depth: usize) {
+    fn expand_level(&mut self, cx: &mut Round<'_>, depth: usize) {
         let shared = self.shared;
         while !shared.stopped() && !shared.limit_hit.load(Ordering::Relaxed) {
             let Some(mut block) = shared.pop(depth, self.me) else {
@@ -594,9 +806,9 @@ where
             self.max_depth = self.max_depth.max(depth + 1);
             for (item, slot) in block.drain(..) {
                 let state = shared.store.load(item);
-                self.expand(state, slot, depth);
+                self.expand(cx, state, slot, depth);
             }
-            self.insert_successors(depth);
+            self.insert_successors(cx, depth);
             if self.spare.len() < SPARE_BLOCKS {
                 self.spare.push(block);
             }
@@ -616,7 +828,7 @@ where
 
     /// Checks the properties on one state and inserts its successors.
     #[inline]
-    fn expand(&mut self, state: M::State, slot: u32, depth: usize) {
+    fn expand(&mut self, cx: &mut Round<'_>, state: M::State, slot: u32, depth: usize) {
         let shared = self.shared;
         let model = shared.model;
         // A recorded graph needs every state's edges.
@@ -628,7 +840,7 @@ where
                 Expectation::Eventually => continue,
             };
             if discovered {
-                self.record(i, depth, slot);
+                self.record(cx.slots, i, depth, slot);
             } else {
                 awaiting = true;
             }
@@ -667,38 +879,39 @@ where
             // The stored item hashes as the state (store.rs).
             let next = shared.store.store(next);
             let fp = self.hasher.fingerprint(&next);
-            shared.table.prefetch(fp);
+            cx.slots.table.prefetch(fp);
             self.successors.push((next, fp, slot, label));
         }
-        if let Some(graph) = shared.graph {
+        if let Some(graph) = &cx.slots.graph {
             graph.set_node(slot, depth, node);
         }
         self.generated += (self.successors.len() - before) as u64;
         if self.successors.len() >= INSERT_BATCH {
-            self.insert_successors(depth);
+            self.insert_successors(cx, depth);
         }
     }
 
     /// Inserts the pending successors into the table; the new ones go to
     /// the next level.
-    fn insert_successors(&mut self, depth: usize) {
+    fn insert_successors(&mut self, cx: &mut Round<'_>, depth: usize) {
+        let slots = cx.slots;
         let mut successors = std::mem::take(&mut self.successors);
         for (next, fp, parent, label) in successors.drain(..) {
-            let (answer, at) = self.inserter.insert_at(fp, parent);
-            if let (Some(graph), Some(label)) = (self.shared.graph, label) {
+            let (answer, at) = cx.inserter.insert_at(fp, parent);
+            if let (Some(graph), Some(label)) = (&slots.graph, label) {
                 if answer != Insert::Full {
                     self.edges.push(graph, self.me, parent, at, label);
                 }
             }
             match answer {
                 Insert::Inserted(next_slot) => {
-                    self.shared.members.add(depth + 1, next_slot);
+                    slots.members.add(depth + 1, next_slot);
                     self.out.push((next, next_slot));
                     if self.out.len() >= self.block_size {
                         self.push_out(depth);
                     }
                 }
-                Insert::Present => self.shared.adopt(at, parent, depth),
+                Insert::Present => Shared::<M, H, P>::adopt(slots, at, parent, depth),
                 Insert::Full => {
                     // Possibly spurious: keep it for the leader's exact retry.
                     self.shared.limit_hit.store(true, Ordering::Relaxed);
@@ -712,7 +925,7 @@ where
     /// Keeps the state in `slot` as property `i`'s discovery if it beats
     /// this worker's current one.
     #[inline]
-    fn record(&mut self, i: usize, depth: usize, slot: u32) {
+    fn record(&mut self, slots: &Slots, i: usize, depth: usize, slot: u32) {
         if let Some(best) = &self.found[i] {
             if best.depth < depth {
                 return;
@@ -720,7 +933,7 @@ where
         }
         let candidate = Found {
             depth,
-            fp: self.shared.table.fingerprint_at(slot),
+            fp: slots.table.fingerprint_at(slot),
             slot,
         };
         if self.found[i].is_none_or(|best| candidate.better_than(&best)) {

@@ -97,6 +97,9 @@ pub struct FingerprintTable {
     limit: u64,
     /// Entries allowed by the load factor alone.
     load_limit: u64,
+    /// The caller's entry bound ([`FingerprintTable::with_entry_bound`]),
+    /// kept so that a grown table keeps it.
+    bound: u64,
     /// Entries reserved by inserters (exact once all inserters are dropped).
     reserved: AtomicU64,
     /// Entries inserted, added by each inserter when it is dropped.
@@ -162,6 +165,7 @@ impl FingerprintTable {
             mask: capacity - 1,
             limit: load_limit,
             load_limit,
+            bound: u64::MAX,
             reserved: AtomicU64::new(0),
             len: AtomicU64::new(0),
         })
@@ -171,8 +175,79 @@ impl FingerprintTable {
     /// above it). The search uses this to enforce a unique-state bound
     /// exactly, at no cost on the hot path.
     pub fn with_entry_bound(mut self, bound: u64) -> Self {
+        self.bound = bound;
         self.limit = bound.min(self.load_limit);
         self
+    }
+
+    /// Whether the caller's entry bound is what the table has reached.
+    pub fn bound_reached(&self) -> bool {
+        self.len() >= self.bound
+    }
+
+    /// Whether the limit is the load factor's, not the caller's entry
+    /// bound: only then can a bigger table take more entries.
+    pub fn limited_by_load(&self) -> bool {
+        self.limit == self.load_limit && self.load_limit < self.bound
+    }
+
+    /// A table of `capacity` slots (a power of two, larger than this one's)
+    /// holding every entry of this one, with the same entry bound, and the
+    /// map from each slot of this table to the slot of the same key in the
+    /// new one (`u32::MAX` for an empty slot). Parent links are carried
+    /// over through the map, so every path the old table recorded is
+    /// recorded by the new one.
+    ///
+    /// Why this is exact: every entry's full 64-bit key is stored, so
+    /// rehashing loses nothing; it is what lets the search grow its table
+    /// in place instead of starting again with a bigger one.
+    ///
+    /// Needs `&mut self`: no inserter may be alive (the search calls it
+    /// between the barriers of a level, where every worker has dropped its
+    /// inserter, so `len` and the reservations are exact).
+    pub fn grow(
+        &mut self,
+        capacity: usize,
+        threads: usize,
+    ) -> Result<(Self, Box<[u32]>), AllocError> {
+        debug_assert!(capacity.is_power_of_two() && capacity > self.capacity());
+        let mut map: Vec<u32> = Vec::new();
+        map.try_reserve_exact(self.capacity())
+            .map_err(|_| AllocError {
+                bytes: self.capacity() * 4,
+            })?;
+        let grown = Self::try_with_capacity(capacity, threads)?.with_entry_bound(self.bound);
+        let mask = grown.mask;
+        for key in self.keys.iter_mut() {
+            let key = *key.get_mut();
+            if key == 0 {
+                map.push(u32::MAX);
+                continue;
+            }
+            let mut i = key as usize & mask;
+            // Exclusive access: a plain probe for an empty slot, no CAS.
+            while grown.keys[i].load(Ordering::Relaxed) != 0 {
+                i = (i + 1) & mask;
+            }
+            grown.keys[i].store(key, Ordering::Relaxed);
+            map.push(i as u32);
+        }
+        for (old, parent) in self.parents.iter_mut().enumerate() {
+            let new = map[old];
+            if new == u32::MAX {
+                continue;
+            }
+            let link = match *parent.get_mut() {
+                NO_PARENT => NO_PARENT,
+                p => map[p as usize],
+            };
+            grown.parents[new as usize].store(link, Ordering::Relaxed);
+        }
+        let len = *self.len.get_mut();
+        debug_assert_eq!(*self.reserved.get_mut(), len, "an inserter is alive");
+        grown.len.store(len, Ordering::Relaxed);
+        grown.reserved.store(len, Ordering::Relaxed);
+        Ok((grown, map.into_boxed_slice()))
     }
 
     /// Number of slots.

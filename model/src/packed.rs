@@ -503,10 +503,18 @@ mod tests {
         for (i, a) in variants.iter().enumerate() {
             let packed = PackedState::pack(a);
             assert_eq!(&packed.unpack(), a, "variant {i} does not round-trip");
-            assert_eq!(fp(a), fp(&packed), "variant {i} hashes unlike its packed form");
+            assert_eq!(
+                fp(a),
+                fp(&packed),
+                "variant {i} hashes unlike its packed form"
+            );
             for (j, b) in variants.iter().enumerate().skip(i + 1) {
                 assert_ne!(a, b, "variants {i} and {j} are equal");
-                assert_ne!(packed, PackedState::pack(b), "variants {i} and {j} pack alike");
+                assert_ne!(
+                    packed,
+                    PackedState::pack(b),
+                    "variants {i} and {j} pack alike"
+                );
             }
         }
         assert!(PackedState::pack(&boot).bytes().len() < 40);
