@@ -511,6 +511,21 @@ fn found_key<A: Clone>(out: &klp_checker::engine::NativeOutcome<A>) -> FoundKey<
     )
 }
 
+/// Options for a table big enough from the start, and for one that starts
+/// at 16 slots and may double up to 32 MiB.
+fn big_and_growing(threads: usize, symmetry: bool) -> (NativeOptions, NativeOptions) {
+    let big = NativeOptions {
+        symmetry,
+        ..opts(threads)
+    };
+    let small = NativeOptions {
+        memory_bytes: Some(16 * 12),
+        max_memory_bytes: Some(32 << 20),
+        ..big.clone()
+    };
+    (big, small)
+}
+
 /// A table that starts at 16 slots and doubles in place while it fills
 /// finds what a table big enough from the start finds: the same states,
 /// the same generated count and depth, the same discoveries by the same
@@ -522,15 +537,7 @@ fn a_table_grown_in_place_finds_what_a_big_one_finds() {
     let walk = Walk::new(60, Props::All);
     for threads in [1, 2, 4] {
         for symmetry in [false, true] {
-            let big = NativeOptions {
-                symmetry,
-                ..opts(threads)
-            };
-            let small = NativeOptions {
-                memory_bytes: Some(16 * 12),
-                max_memory_bytes: Some(32 << 20),
-                ..big.clone()
-            };
+            let (big, small) = big_and_growing(threads, symmetry);
             let canon = |s: <TwoPhase as Model>::State| two_phase::canonical(&s);
             let whole = check(&model, &big, Some(&canon));
             let grown = check(&model, &small, Some(&canon));
@@ -667,15 +674,7 @@ fn a_graph_recorded_while_the_table_grows_is_the_same_graph() {
     let hooks = LabelHooks(&model);
     for threads in [1, 2, 4] {
         for symmetry in [false, true] {
-            let big = NativeOptions {
-                symmetry,
-                ..opts(threads)
-            };
-            let small = NativeOptions {
-                memory_bytes: Some(16 * 12),
-                max_memory_bytes: Some(32 << 20),
-                ..big.clone()
-            };
+            let (big, small) = big_and_growing(threads, symmetry);
             let canon = |s: <TwoPhase as Model>::State| two_phase::canonical(&s);
             let whole = check_with(&model, &big, Some(&canon), &hooks);
             let grown = check_with(&model, &small, Some(&canon), &hooks);
