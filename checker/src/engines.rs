@@ -408,50 +408,48 @@ where
         },
         graph_share,
     );
-    {
-        let opts = crate::engine::NativeOptions {
-            threads: bounds.threads,
-            symmetry: bounds.symmetry,
-            max_states: bounds.max_states,
-            timeout: budget,
-            memory_bytes: Some(memory),
-            max_memory_bytes: bounds.memory.is_none().then_some(NATIVE_MAX_TABLE),
-            live: Some(live.clone()),
-            interrupt: Some(&crate::interrupt::INTERRUPTED),
-            ..Default::default()
-        };
-        let hooked = crate::engine::check_stored(model, &opts, Some(&canon), hooks, &Packed);
-        let o = hooked.outcome;
-        let complete = o.complete;
-        let outcome = Outcome {
-            complete,
-            incomplete_reason: (!complete).then(|| match o.stop {
-                crate::engine::StopReason::Timeout => {
-                    format!("--timeout {} reached", bounds.timeout_text())
-                }
-                crate::engine::StopReason::MaxStates => {
-                    format!("--max-states {} reached", bounds.max_states.unwrap_or(0))
-                }
-                ref stop => stop
-                    .to_string()
-                    .trim_start_matches("incomplete: ")
-                    .to_string(),
-            }),
-            states: o.states,
-            unique_states: o.unique_states,
-            max_depth: o.max_depth as u64,
-            seconds: start.elapsed().as_secs_f64(),
-            discoveries: o
-                .discoveries
-                .into_iter()
-                .map(|d| d.map(|d| d.actions))
-                .collect(),
-        };
-        NativeRun {
-            outcome,
-            locals: hooked.locals,
-            graph: hooked.graph,
-        }
+    let opts = crate::engine::NativeOptions {
+        threads: bounds.threads,
+        symmetry: bounds.symmetry,
+        max_states: bounds.max_states,
+        timeout: budget,
+        memory_bytes: Some(memory),
+        max_memory_bytes: bounds.memory.is_none().then_some(NATIVE_MAX_TABLE),
+        live: Some(live.clone()),
+        interrupt: Some(&crate::interrupt::INTERRUPTED),
+        ..Default::default()
+    };
+    let hooked = crate::engine::check_stored(model, &opts, Some(&canon), hooks, &Packed);
+    let o = hooked.outcome;
+    let complete = o.complete;
+    let outcome = Outcome {
+        complete,
+        incomplete_reason: (!complete).then(|| match o.stop {
+            crate::engine::StopReason::Timeout => {
+                format!("--timeout {} reached", bounds.timeout_text())
+            }
+            crate::engine::StopReason::MaxStates => {
+                format!("--max-states {} reached", bounds.max_states.unwrap_or(0))
+            }
+            ref stop => stop
+                .to_string()
+                .trim_start_matches("incomplete: ")
+                .to_string(),
+        }),
+        states: o.states,
+        unique_states: o.unique_states,
+        max_depth: o.max_depth as u64,
+        seconds: start.elapsed().as_secs_f64(),
+        discoveries: o
+            .discoveries
+            .into_iter()
+            .map(|d| d.map(|d| d.actions))
+            .collect(),
+    };
+    NativeRun {
+        outcome,
+        locals: hooked.locals,
+        graph: hooked.graph,
     }
 }
 

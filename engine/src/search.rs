@@ -261,27 +261,16 @@ impl<M: Model, H, P: Store<M::State>> Shared<'_, M, H, P> {
                 return false;
             }
         };
-        for level in &self.levels {
-            for queue in level.iter() {
-                let mut blocks = Vec::new();
-                while let Some(block) = queue.pop() {
-                    blocks.push(block);
+        for queue in self.levels.iter().flat_map(|level| level.iter()) {
+            remap_queue(queue, |block| {
+                for (_, slot) in block {
+                    *slot = map[*slot as usize];
                 }
-                for mut block in blocks {
-                    for (_, slot) in &mut block {
-                        *slot = map[*slot as usize];
-                    }
-                    queue.push(block);
-                }
-            }
+            });
         }
-        let mut refused = Vec::new();
-        while let Some(r) = self.refused.pop() {
-            refused.push(r);
-        }
-        for (state, fp, parent, label) in refused {
-            self.refused.push((state, fp, map[parent as usize], label));
-        }
+        remap_queue(&self.refused, |(_, _, parent, _)| {
+            *parent = map[*parent as usize]
+        });
         for (source, target, _) in self
             .extra_edges
             .lock()
@@ -409,6 +398,19 @@ impl<M: Model, H, P: Store<M::State>> Shared<'_, M, H, P> {
             self.repeat.store(false, Ordering::Release);
             self.go_on.store(next > 0, Ordering::Release);
         }
+    }
+}
+
+/// Applies `f` to every entry of a queue that no other thread touches (the
+/// leader's, between the barriers), keeping their order.
+fn remap_queue<T>(queue: &SegQueue<T>, mut f: impl FnMut(&mut T)) {
+    let mut all = Vec::with_capacity(queue.len());
+    while let Some(x) = queue.pop() {
+        all.push(x);
+    }
+    for mut x in all {
+        f(&mut x);
+        queue.push(x);
     }
 }
 
