@@ -53,9 +53,9 @@ pub fn check(args: &CheckArgs) -> i32 {
         Ok(l) => l,
         Err(errors) => {
             for e in &errors {
-                eprintln!("{e}");
+                sayln!("{e}");
             }
-            eprintln!(
+            sayln!(
                 "klpcheck: {} error{} in {} file{}; nothing was checked",
                 errors.len(),
                 if errors.len() == 1 { "" } else { "s" },
@@ -79,7 +79,7 @@ pub fn check(args: &CheckArgs) -> i32 {
         let files = OutFiles::of(args);
         crate::interrupt::install(Box::new(move |runs| {
             let _ = files.write(runs);
-            eprintln!("{}", interrupted_summary(runs, total));
+            sayln!("{}", interrupted_summary(runs, total));
         }));
     }
     let bounds = Bounds {
@@ -164,7 +164,7 @@ pub fn check(args: &CheckArgs) -> i32 {
             if let (Some(counts), false) = (all.coverage, interrupted) {
                 let cov = crate::coverage::finish(&model, &report, counts);
                 for w in &cov.warnings {
-                    eprint!(
+                    say!(
                         "{}",
                         klp_reports::escape::neutralise_workflow_commands(&format!(
                             "klpcheck: warning: {}: {w}\n",
@@ -247,7 +247,7 @@ pub fn check(args: &CheckArgs) -> i32 {
     // stays JSON lines).
     let summary = tally.line(started.elapsed(), text_opts);
     if args.format == Format::Json {
-        eprintln!("{summary}");
+        sayln!("{summary}");
     } else {
         let _ = writeln!(out, "{summary}");
     }
@@ -257,7 +257,7 @@ pub fn check(args: &CheckArgs) -> i32 {
         return code;
     }
     if crate::interrupt::requested() {
-        eprintln!("{}", interrupted_summary(&runs, total));
+        sayln!("{}", interrupted_summary(&runs, total));
         return crate::interrupt::EXIT_INTERRUPTED;
     }
     if failed {
@@ -398,9 +398,9 @@ fn write_ci_outputs(args: &CheckArgs, runs: &[ScenarioRun]) -> Result<(), i32> {
         // The runner reads workflow commands from stdout and stderr; keep
         // stdout pure JSON lines with --format json.
         if args.format == Format::Json {
-            eprint!("{notes}");
+            say!("{notes}");
         } else {
-            print!("{notes}");
+            out!("{notes}");
         }
         if let Ok(summary) = std::env::var("GITHUB_STEP_SUMMARY") {
             let diagrams: Vec<(String, String, String)> = runs
@@ -420,7 +420,7 @@ fn write_ci_outputs(args: &CheckArgs, runs: &[ScenarioRun]) -> Result<(), i32> {
                 .open(&summary)
                 .and_then(|mut f| f.write_all(text.as_bytes()));
             if let Err(e) = appended {
-                eprintln!("klpcheck: GITHUB_STEP_SUMMARY {summary}: {e}");
+                sayln!("klpcheck: GITHUB_STEP_SUMMARY {summary}: {e}");
                 return Err(EXIT_USAGE);
             }
         }

@@ -311,7 +311,7 @@ pub fn gen_cmd(args: &GenArgs) -> i32 {
                 return usage_error(format!("{}: {e}", p.display()));
             }
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     EXIT_OK
 }

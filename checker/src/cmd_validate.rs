@@ -227,7 +227,7 @@ pub fn validate_cmd(args: &ValidateArgs) -> i32 {
             (EXIT_INCOMPLETE, actions, text)
         }
     };
-    print!("{text}");
+    out!("{text}");
     if let Some(dir) = &args.out {
         if let Err(e) = write_out(dir, &model, &actions, &spec, &text) {
             return usage_error(e);

@@ -56,7 +56,7 @@ pub fn explore(spec: &Path, addr: &str) -> i32 {
     let listener = match TcpListener::bind(sock) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("klpcheck: --addr {addr}: cannot listen: {e}");
+            sayln!("klpcheck: --addr {addr}: cannot listen: {e}");
             return EXIT_USAGE;
         }
     };
@@ -67,7 +67,7 @@ pub fn explore(spec: &Path, addr: &str) -> i32 {
     };
     let token = new_token();
     let model = KlpModel::new(l.scenario);
-    eprintln!(
+    sayln!(
         "klpcheck: Explorer for {} on http://{local}/?token={token} (stop with Ctrl-C)",
         klp_reports::escape::neutralise_workflow_commands(&model.sc.name)
     );

@@ -23,28 +23,26 @@ pub fn import(args: &ImportArgs) -> i32 {
     let imported = match klp_import::import(&args.files, &opts) {
         Ok(i) => i,
         Err(e) => {
-            eprintln!("klpcheck: {e}");
+            sayln!("klpcheck: {e}");
             return EXIT_USAGE;
         }
     };
     for n in &imported.notes {
-        eprintln!("klpcheck: {n}");
+        sayln!("klpcheck: {n}");
     }
     // The importer's output must be a scenario klpcheck accepts.
     if let Err(e) = klp_model::scenario::Scenario::compile(&imported.spec, "imported") {
-        eprintln!(
-            "klpcheck: the imported scenario does not compile ({e}); this is an importer bug"
-        );
+        sayln!("klpcheck: the imported scenario does not compile ({e}); this is an importer bug");
         return EXIT_USAGE;
     }
     let json = klp_import::to_json(&imported.spec);
     match &args.out {
         Some(path) => {
             if let Err(e) = std::fs::write(path, &json) {
-                eprintln!("klpcheck: cannot write {}: {e}", path.display());
+                sayln!("klpcheck: cannot write {}: {e}", path.display());
                 return EXIT_USAGE;
             }
-            eprintln!(
+            sayln!(
                 "klpcheck: wrote {} ({} patch(es), {} note(s))",
                 path.display(),
                 imported.spec.patches.len(),

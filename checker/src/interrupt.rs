@@ -84,7 +84,7 @@ fn on_signal() {
         // A second signal: stop now.
         std::process::exit(EXIT_INTERRUPTED);
     }
-    eprintln!("klpcheck: interrupted: stopping the search, writing partial reports");
+    sayln!("klpcheck: interrupted: stopping the search, writing partial reports");
     let start = Instant::now();
     while start.elapsed() < GRACE {
         if registry().finished {

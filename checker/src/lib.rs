@@ -12,6 +12,32 @@
 //! | 2 | usage error or invalid input |
 //! | 3 | incomplete: a bound stopped a search or pass (0 with `--allow-incomplete`) |
 
+/// `eprint!` that drops its text when stderr is closed
+/// (`klpcheck check bad.json 2>&1 | head -1`) instead of panicking: a
+/// reader that stopped reading is not an error of the check.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that drops its text when stderr is closed (see [`say!`]).
+macro_rules! sayln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `print!` that drops its text when stdout is closed (`| head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod check;
 pub mod cli;
 pub mod cmd_check;

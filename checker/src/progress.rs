@@ -104,7 +104,7 @@ impl Progress {
                 let mut last = self.last_plain.lock().unwrap_or_else(|e| e.into_inner());
                 if last.elapsed() >= PLAIN_EVERY {
                     *last = Instant::now();
-                    eprintln!("klpcheck: {}", line(&self.name, s));
+                    sayln!("klpcheck: {}", line(&self.name, s));
                 }
             }
         }

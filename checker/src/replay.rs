@@ -118,7 +118,7 @@ pub fn replay(spec: &Path, trace: &Path) -> i32 {
     );
     let fail = |out: &mut std::io::StdoutLock, msg: String| {
         let _ = out.flush();
-        eprint!(
+        say!(
             "{}",
             crate::run::neutral(&format!("klpcheck: replay: {msg}\n"))
         );

@@ -34,7 +34,7 @@ fn print(text: &str) -> i32 {
 
 /// A usage error on stderr (names in it are data: no workflow command).
 pub fn usage_error(msg: impl std::fmt::Display) -> i32 {
-    eprint!("{}", neutral(&format!("klpcheck: {msg}\n")));
+    say!("{}", neutral(&format!("klpcheck: {msg}\n")));
     EXIT_USAGE
 }
 
@@ -60,7 +60,7 @@ fn run_script(path: &std::path::Path) -> i32 {
             break;
         }
     }
-    let say = |text: String| eprint!("{}", neutral(&(text + "\n")));
+    let say = |text: String| say!("{}", neutral(&(text + "\n")));
     if let Some((_, msg)) = &outcome.error {
         say(format!("klpcheck: {}: {msg}", case.name));
     }

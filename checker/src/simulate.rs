@@ -180,7 +180,7 @@ pub fn simulate(args: &SimulateArgs) -> i32 {
         .collect();
     for (i, d) in found.discoveries.iter().enumerate() {
         if let (Some((run, _)), Kind::Always) = (d, offered[i].kind) {
-            eprint!(
+            say!(
                 "{}",
                 crate::run::neutral(&format!(
                     "klpcheck: {} violated in walk {run}; reproduce with:\n  klpcheck simulate {} --seed {} --run {run} --depth {}\n",

@@ -194,3 +194,48 @@ fn timeout_bounds_every_pass_of_the_bench_scenario() {
         "{stderr}"
     );
 }
+
+/// A reader that stops reading (`klpcheck check bad.json 2>&1 | head -1`,
+/// `klpcheck list | head -1`) is no panic (exit 101): the command exits
+/// with its own code. The read ends are closed before the child has
+/// started, so its first write already meets a closed pipe.
+#[test]
+fn a_closed_stdout_or_stderr_is_not_a_panic() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\n  \"spec_version\": 1,\n  \"nonsense\": 3\n").unwrap();
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/doc");
+    let first = std::fs::read_dir(&doc)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .min()
+        .unwrap();
+    let cases: [(&[&str], bool, i32); 5] = [
+        (&["check", bad.to_str().unwrap()], false, 2),
+        (&["check", bad.to_str().unwrap()], true, 2),
+        (&["check", first.to_str().unwrap()], true, 0),
+        (&["list"], true, 0),
+        (&["schema"], true, 0),
+    ];
+    for (args, close_stdout, code) in cases {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_klpcheck"));
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if close_stdout {
+            drop(child.stdout.take());
+        } else {
+            drop(child.stderr.take());
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "klpcheck {args:?} with a closed {}: {err}",
+            if close_stdout { "stdout" } else { "stderr" }
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
